@@ -1,0 +1,168 @@
+//! The configuration model: `andon.toml` and the rule files it names.
+//!
+//! `load` reads every file, collects every error with its file, line and
+//! column, and returns either a complete [`Config`] or all the errors.
+
+mod load;
+
+pub use load::{load, load_rules_str, ConfigError, ConfigErrors};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::Tier;
+use crate::labels::Labels;
+
+/// A loaded and validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The path of the main config file, for logs.
+    pub path: PathBuf,
+    pub global: Global,
+    pub targets: Vec<Target>,
+    pub receivers: Vec<Receiver>,
+    pub routes: Vec<Route>,
+    /// Rules from every rule file, in file order.
+    pub rules: Vec<Rule>,
+}
+
+/// Settings under `[global]`.
+#[derive(Clone, Debug)]
+pub struct Global {
+    /// Time between scrapes of each target. Default 15 s.
+    pub scrape_interval: Duration,
+    /// Time between rule evaluations when no scrape triggers one. Rules are
+    /// also evaluated right after every scrape. Default: `scrape_interval`.
+    pub evaluation_interval: Duration,
+    /// Default per-target scrape timeout. Default 10 s, capped at the
+    /// scrape interval.
+    pub scrape_timeout: Duration,
+    /// Default maximum size of a decoded scrape body, in bytes. Default 16 MiB.
+    pub body_size_limit: u64,
+    /// Address of andon's own HTTP server. Default `127.0.0.1:9799`.
+    pub listen: String,
+    /// Base URL of this andon, sent as `externalURL` in webhook payloads.
+    pub external_url: String,
+    /// After this long without a successful scrape, a target is reported
+    /// down by the built-in `TargetDown` rule. Default 30 s.
+    pub target_down_after: Duration,
+    /// Rule files, relative to the config file's folder.
+    pub rule_files: Vec<PathBuf>,
+}
+
+/// One scrape target under `[[target]]`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The `job` label of every series from this target.
+    pub name: String,
+    pub url: String,
+    /// Extra labels added to every series; `instance` defaults to the URL's
+    /// host and port.
+    pub labels: Labels,
+    pub timeout: Duration,
+    pub body_size_limit: u64,
+    /// The format used when the response's content type names none.
+    pub fallback_format: crate::exposition::Format,
+}
+
+/// The kind of a receiver and its settings.
+#[derive(Clone, Debug)]
+pub enum ReceiverKind {
+    /// POST of an Alertmanager webhook payload (version 4).
+    Webhook {
+        url: String,
+        /// Extra HTTP headers, for example `Authorization`. Values may be
+        /// secrets and are never logged.
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    },
+    /// Lines on standard output; used by `andon demo`.
+    Stdout,
+}
+
+/// A receiver under `[[receiver]]`.
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    pub name: String,
+    pub kind: ReceiverKind,
+}
+
+/// A route under `[[route]]`: which transitions go to which receivers.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// Tiers whose entry or exit this route sends; empty means all. A
+    /// transition matches when its `from` or `to` tier is listed, so a route
+    /// for `red` also sends the return from red to ok.
+    pub tiers: Vec<Tier>,
+    /// Label equality matchers, all of which must hold. `alertname` matches
+    /// the rule name.
+    pub matchers: Vec<(String, String)>,
+    pub receivers: Vec<String>,
+}
+
+/// Direction of a rule's thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Higher values are worse: triggers are `value > threshold`.
+    Above,
+    /// Lower values are worse (free memory): triggers are `value < threshold`.
+    Below,
+}
+
+/// One tier's thresholds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TierSpec {
+    pub tier: Tier,
+    /// Trigger: strictly above (or below) this value.
+    pub trigger: f64,
+    /// Clear: at or below (or at or above) this value. For `Above` rules
+    /// `clear <= trigger`; for `Below` rules `clear >= trigger`.
+    pub clear: f64,
+    /// How long the trigger must hold before the tier is entered.
+    pub for_: Duration,
+}
+
+/// What happens when a series has no value (missing or NaN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnMissing {
+    /// Keep the current tier (default): a silent target never sends a false
+    /// "resolved".
+    Hold,
+    /// Return to ok after `missing_for`.
+    Clear,
+    /// Enter the rule's highest tier after `missing_for`.
+    Alert,
+}
+
+/// Flap detection settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flap {
+    /// More transitions than this within `window` mark a series flapping.
+    pub max_transitions: usize,
+    pub window: Duration,
+}
+
+/// A rule under `[[rule]]` in a rule file.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    /// The PromQL source.
+    pub expr: String,
+    /// Unit of the value, for humanized messages: "ratio", "seconds",
+    /// "bytes", "percent" or empty.
+    pub unit: String,
+    pub direction: Direction,
+    /// Tiers present in this rule, ordered from lowest (yellow) to highest.
+    pub tiers: Vec<TierSpec>,
+    /// How long the clear condition must hold before leaving a tier.
+    pub clear_for: Duration,
+    pub on_missing: OnMissing,
+    pub missing_for: Duration,
+    pub flap: Option<Flap>,
+    /// Message template; `{{ $value }}` and `{{ $labels.NAME }}` are replaced.
+    pub summary: String,
+    /// Extra labels on every transition of this rule.
+    pub labels: Labels,
+    /// The file this rule came from, for messages.
+    pub source: PathBuf,
+}
