@@ -23,8 +23,9 @@ impl Expr {
     /// Parses `source` and rejects functions or constructs that andon cannot
     /// evaluate.
     pub fn parse(source: &str) -> Result<Expr, ExprError> {
-        let _ = source;
-        todo!()
+        promql_parser::parser::parse(source)
+            .map(|_| Expr {})
+            .map_err(|message| ExprError { offset: None, message })
     }
 
     /// Metric names that selectors in this expression read; `None` when a

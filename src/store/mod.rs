@@ -3,6 +3,15 @@
 
 use crate::labels::Labels;
 
+/// Prometheus's stale marker: a sample with this NaN bit pattern says the
+/// series ended at that time.
+pub const STALE_MARKER: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
+
+/// Tells whether `value` is the stale marker (and not an ordinary NaN).
+pub fn is_stale_marker(value: f64) -> bool {
+    value.to_bits() == STALE_MARKER.to_bits()
+}
+
 /// Stores recent samples per series.
 #[derive(Debug, Default)]
 pub struct Store {}
@@ -23,7 +32,8 @@ impl Store {
     }
 
     /// Appends one sample to a series that belongs to no target (such as
-    /// `up`); it never goes stale by absence.
+    /// `up`, or series loaded by tests); it never goes stale by absence.
+    /// `value` may be [`STALE_MARKER`].
     pub fn append(&mut self, labels: &Labels, at_ms: i64, value: f64) {
         let _ = (labels, at_ms, value);
         todo!()
