@@ -1,1 +1,155 @@
-fn main() {}
+//! The `andon` command line: parses arguments, sets up logging, calls the
+//! library and maps the outcome to an exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use andon::clock::SystemClock;
+use andon::config;
+
+#[derive(Parser)]
+#[command(name = "andon", version, about = "Alerting sidecar: scrapes Prometheus metrics, evaluates tiered rules, pages on every change of tier")]
+struct Cli {
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: scrape targets, evaluate rules, send notifications.
+    Run {
+        /// The config file.
+        #[arg(long, short, default_value = "andon.toml")]
+        config: PathBuf,
+    },
+    /// Check a config file and every rule file it names; exit 1 on any error.
+    Check {
+        /// The config file.
+        config: PathBuf,
+    },
+    /// Replay a simulated load test against the default rules and print
+    /// every transition.
+    Demo {
+        /// Profile seconds per real second; the 900-second profile takes
+        /// 90 s at the default of 10.
+        #[arg(long, default_value_t = 10.0)]
+        speed: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::Run { config } => run(config),
+        Command::Check { config } => check(&config),
+        Command::Demo { speed } => demo(speed),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ANDON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(path: PathBuf) -> ExitCode {
+    let config = match config::load(&path) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprint!("{}", config::render_errors(&errors));
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime().block_on(andon::daemon::run(
+        config,
+        Arc::new(SystemClock),
+        andon::daemon::Options::default(),
+        shutdown_signal(),
+    ));
+    report(outcome)
+}
+
+fn check(path: &PathBuf) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} targets, {} rules, {} receivers, {} routes)",
+                path.display(),
+                config.targets.len(),
+                config.rules.len(),
+                config.receivers.len(),
+                config.routes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprint!("{}", config::render_errors(&errors));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(speed: f64) -> ExitCode {
+    report(runtime().block_on(andon::demo::run(speed, shutdown_signal())))
+}
+
+fn report<E: std::fmt::Display>(outcome: Result<(), E>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

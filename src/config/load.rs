@@ -36,3 +36,8 @@ pub fn load_rules_str(file: &Path, text: &str) -> Result<Vec<Rule>, ConfigErrors
     let _ = (file, text);
     todo!()
 }
+
+/// Renders every error, one per line.
+pub fn render_errors(errors: &ConfigErrors) -> String {
+    errors.0.iter().map(|e| format!("{e}\n")).collect()
+}

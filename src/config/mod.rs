@@ -5,7 +5,7 @@
 
 mod load;
 
-pub use load::{load, load_rules_str, ConfigError, ConfigErrors};
+pub use load::{load, load_rules_str, render_errors, ConfigError, ConfigErrors};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,237 @@
+//! The live loop: scrape every target, store the samples, evaluate the rules
+//! right away, and hand transitions to the notifier.
+//!
+//! Evaluation follows each scrape round instead of running on a timer of its
+//! own, so a threshold crossing reaches the receivers one scrape interval
+//! plus milliseconds after it happens.
+
+mod health;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
+
+use crate::clock::Clock;
+use crate::config::{Config, Direction, OnMissing, Rule, Target, TierSpec};
+use crate::engine::{Engine, Tier, Transition};
+use crate::expr::{Expr, ExprError};
+use crate::labels::Labels;
+use crate::notify::{Notifier, RetryPolicy};
+use crate::scrape::{self, Scraper, ScrapeOutcome};
+use crate::store::Store;
+
+pub use health::TargetHealth;
+
+/// The name of the built-in rule that reports targets whose scrapes fail.
+pub const TARGET_DOWN_RULE: &str = "TargetDown";
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("rule {rule:?}: {source}")]
+    Expr { rule: String, source: ExprError },
+    #[error("could not build the HTTP client: {0}")]
+    Client(#[from] scrape::ScrapeError),
+}
+
+/// Settings of the loop that are not part of the config file.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How long shutdown waits for queued notifications.
+    pub shutdown_grace: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { shutdown_grace: Duration::from_secs(10), retry: RetryPolicy::default() }
+    }
+}
+
+/// The daemon's state between ticks.
+struct Daemon {
+    targets: Vec<Target>,
+    health: Vec<TargetHealth>,
+    scraper: Scraper,
+    keep: Option<HashSet<String>>,
+    store: Store,
+    engine: Engine,
+    notifier: Notifier,
+    clock: Arc<dyn Clock>,
+}
+
+/// Runs until `shutdown` completes, then drains the notifier.
+pub async fn run(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    log_banner(&config);
+    let mut daemon = Daemon::new(&config, clock, options)?;
+    let scrape_every = daemon.clock.real_duration(config.global.scrape_interval);
+    let evaluate_every = daemon.clock.real_duration(config.global.evaluation_interval);
+
+    let mut scrape_tick = tokio::time::interval(scrape_every);
+    scrape_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut evaluate_tick = tokio::time::interval(evaluate_every);
+    evaluate_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let separate_evaluation = evaluate_every < scrape_every;
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = scrape_tick.tick() => {
+                daemon.scrape_all().await;
+                daemon.evaluate();
+            }
+            _ = evaluate_tick.tick(), if separate_evaluation => daemon.evaluate(),
+        }
+    }
+
+    tracing::info!(grace = ?options.shutdown_grace, "shutting down; delivering queued notifications");
+    daemon.notifier.shutdown(options.shutdown_grace).await;
+    Ok(())
+}
+
+fn log_banner(config: &Config) {
+    let targets: Vec<&str> = config.targets.iter().map(|t| t.url.as_str()).collect();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config.path = %config.path.display(),
+        targets = ?targets,
+        rules = config.rules.len(),
+        receivers = config.receivers.len(),
+        listen = %config.global.listen,
+        "andon starting"
+    );
+}
+
+impl Daemon {
+    fn new(config: &Config, clock: Arc<dyn Clock>, options: Options) -> Result<Daemon, DaemonError> {
+        let mut rules = Vec::new();
+        for rule in config.rules.iter().cloned().chain([target_down_rule(config)]) {
+            let expr = Expr::parse(&rule.expr).map_err(|source| DaemonError::Expr { rule: rule.name.clone(), source })?;
+            rules.push((rule, expr));
+        }
+        let keep = metric_filter(rules.iter().map(|(_, expr)| expr));
+        let retention = rules.iter().map(|(_, expr)| expr.lookback_ms()).max().unwrap_or(0)
+            + 2 * config.global.scrape_interval.as_millis() as i64;
+
+        let targets: Vec<Target> = config
+            .targets
+            .iter()
+            .map(|target| {
+                let mut target = target.clone();
+                target.labels = scrape::target_labels(&target.name, &target.url, &target.labels);
+                target
+            })
+            .collect();
+        Ok(Daemon {
+            health: targets.iter().map(|t| TargetHealth::new(&t.name)).collect(),
+            targets,
+            scraper: Scraper::new()?,
+            keep,
+            store: Store::new(retention),
+            engine: Engine::new(rules),
+            notifier: Notifier::start(config, options.retry),
+            clock,
+        })
+    }
+
+    /// Scrapes every target at once and stores the results.
+    async fn scrape_all(&mut self) {
+        let at_ms = self.clock.now_ms();
+        let keep = self.keep.clone();
+        let keep_name = move |name: &str| keep.as_ref().is_none_or(|names| names.contains(name));
+        let scraper = &self.scraper;
+        let outcomes = futures::future::join_all(
+            self.targets.iter().map(|target| scraper.scrape(target, &keep_name)),
+        )
+        .await;
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            self.store_outcome(index, at_ms, outcome);
+        }
+    }
+
+    fn store_outcome(&mut self, index: usize, at_ms: i64, outcome: ScrapeOutcome) {
+        let target = &self.targets[index];
+        let health = &mut self.health[index];
+        health.record(target, &outcome, at_ms);
+        let up = match outcome.result {
+            Ok(scrape) => {
+                self.store.ingest_scrape(&target.name, at_ms, scrape.samples);
+                1.0
+            }
+            Err(_) => {
+                // A failed scrape ends every series of the target, as in
+                // Prometheus: rules then see no data, not old values.
+                self.store.ingest_scrape(&target.name, at_ms, Vec::new());
+                0.0
+            }
+        };
+        let duration = outcome.duration.as_secs_f64();
+        for (name, value) in [("up", up), ("scrape_duration_seconds", duration)] {
+            let mut labels = target.labels.clone();
+            labels.set(crate::labels::METRIC_NAME, name);
+            self.store.append(&labels, at_ms, value);
+        }
+    }
+
+    /// Evaluates every rule now and queues the transitions.
+    fn evaluate(&mut self) {
+        let at_ms = self.clock.now_ms();
+        for transition in self.engine.evaluate(&self.store, at_ms) {
+            log_transition(&transition);
+            self.notifier.send(&transition);
+        }
+    }
+}
+
+fn log_transition(transition: &Transition) {
+    tracing::info!(
+        rule.name = %transition.rule,
+        series = %transition.labels,
+        from = %transition.from,
+        to = %transition.to,
+        value = transition.value,
+        threshold = transition.threshold,
+        reason = ?transition.reason,
+        alert.fingerprint = %transition.fingerprint,
+        "tier changed"
+    );
+}
+
+/// The metric names rules read, or `None` when some selector has no fixed
+/// name and every series must be kept. `up` and `scrape_duration_seconds`
+/// are written by the daemon itself and need no scraping.
+fn metric_filter<'a>(exprs: impl Iterator<Item = &'a Expr>) -> Option<HashSet<String>> {
+    let mut names = HashSet::new();
+    for expr in exprs {
+        names.extend(expr.metric_names()?);
+    }
+    Some(names)
+}
+
+/// The built-in rule that raises red when a target's `up` has been 0 for
+/// `target_down_after`.
+fn target_down_rule(config: &Config) -> Rule {
+    Rule {
+        name: TARGET_DOWN_RULE.to_owned(),
+        expr: "up".to_owned(),
+        unit: String::new(),
+        direction: Direction::Below,
+        tiers: vec![TierSpec { tier: Tier::Red, trigger: 1.0, clear: 1.0, for_: config.global.target_down_after }],
+        clear_for: Duration::ZERO,
+        on_missing: OnMissing::Hold,
+        missing_for: Duration::from_secs(300),
+        flap: None,
+        summary: "Target {{ $labels.instance }} (job {{ $labels.job }}) cannot be scraped".to_owned(),
+        labels: Labels::new(),
+        source: config.path.clone(),
+    }
+}

@@ -1,0 +1,265 @@
+//! Scraping targets over HTTP.
+//!
+//! One [`Scraper`] holds the HTTP client shared by all targets. A scrape
+//! either returns the parsed samples with the target's labels attached, or a
+//! [`ScrapeError`] that says why; the caller records `up = 0` and goes on.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+
+use crate::config::Target;
+use crate::exposition::{self, Format, ParseError};
+use crate::labels::{Labels, METRIC_NAME};
+
+/// The `Accept` header: OpenMetrics 1.0 first, then text 0.0.4.
+pub const ACCEPT_HEADER: &str =
+    "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Why a scrape failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("target answered HTTP {status}; expected 2xx (body not parsed)")]
+    Status { status: u16 },
+    #[error("scrape timed out after {}; raise the target's `timeout` or check the server", humantime::format_duration(*.after))]
+    Timeout { after: Duration },
+    #[error("body exceeds the limit of {limit} bytes (read {read} bytes so far); raise `body_size_limit` or reduce the exposed series")]
+    BodyTooLarge { limit: u64, read: u64 },
+    #[error("response uses Content-Encoding {encoding:?}, which was not requested; only gzip is accepted")]
+    UnexpectedEncoding { encoding: String },
+    #[error("body is not text: {what}")]
+    NotText { what: &'static str },
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+/// A successful scrape.
+#[derive(Debug)]
+pub struct Scrape {
+    /// Samples kept (their metric name is read by some rule), with the
+    /// target's labels attached.
+    pub samples: Vec<(Labels, f64, Option<i64>)>,
+    /// Lines that failed to parse. The rest of the body is still used.
+    pub errors: Vec<ParseError>,
+    /// Samples in the body, before filtering.
+    pub samples_scraped: usize,
+    pub duplicates: usize,
+    pub body_bytes: usize,
+    pub format: Format,
+    /// True when the content type named no format and the fallback was used.
+    pub used_fallback: bool,
+}
+
+/// The outcome of one scrape with its duration.
+#[derive(Debug)]
+pub struct ScrapeOutcome {
+    pub result: Result<Scrape, ScrapeError>,
+    pub duration: Duration,
+}
+
+/// The HTTP client shared by all targets.
+#[derive(Clone, Debug)]
+pub struct Scraper {
+    client: reqwest::Client,
+}
+
+impl Scraper {
+    /// Builds the client: rustls, gzip decoding, no redirects beyond 5, a
+    /// user agent naming andon's version.
+    pub fn new() -> Result<Scraper, ScrapeError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("andon/", env!("CARGO_PKG_VERSION")))
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|err| ScrapeError::Transport(err.to_string()))?;
+        Ok(Scraper { client })
+    }
+
+    /// Scrapes `target` once, keeping samples whose metric name `keep`
+    /// accepts.
+    pub async fn scrape(&self, target: &Target, keep: &dyn Fn(&str) -> bool) -> ScrapeOutcome {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(target.timeout, self.fetch(target)).await {
+            Ok(fetched) => fetched.map(|(body, format, used_fallback)| {
+                parse_body(target, &body, format, used_fallback, keep)
+            }),
+            Err(_) => Err(ScrapeError::Timeout { after: target.timeout }),
+        };
+        ScrapeOutcome { result, duration: started.elapsed() }
+    }
+
+    /// Fetches the body, enforcing the status, encoding and size rules.
+    async fn fetch(&self, target: &Target) -> Result<(Vec<u8>, Format, bool), ScrapeError> {
+        let mut response = self
+            .client
+            .get(&target.url)
+            .header(ACCEPT, ACCEPT_HEADER)
+            .send()
+            .await
+            .map_err(|err| ScrapeError::Transport(error_chain(&err)))?;
+
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ScrapeError::Status { status: status.as_u16() });
+        }
+
+        // reqwest removes `Content-Encoding: gzip` once it decodes the body,
+        // so any encoding still named here was not decoded.
+        if let Some(encoding) = response.headers().get(CONTENT_ENCODING) {
+            let encoding = String::from_utf8_lossy(encoding.as_bytes()).into_owned();
+            if !encoding.eq_ignore_ascii_case("identity") {
+                return Err(ScrapeError::UnexpectedEncoding { encoding });
+            }
+        }
+
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let (format, used_fallback) = match exposition::format_from_content_type(content_type.as_deref()) {
+            Some(format) => (format, false),
+            None => (target.fallback_format, true),
+        };
+
+        let limit = target.body_size_limit;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| ScrapeError::Transport(error_chain(&err)))?
+        {
+            let read = body.len() as u64 + chunk.len() as u64;
+            if read > limit {
+                return Err(ScrapeError::BodyTooLarge { limit, read });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        check_text(&body)?;
+        Ok((body, format, used_fallback))
+    }
+}
+
+/// Rejects bodies that are still compressed or binary, which would
+/// otherwise show up as a confusing syntax error on line 1.
+fn check_text(body: &[u8]) -> Result<(), ScrapeError> {
+    if body.starts_with(&[0x1f, 0x8b]) {
+        return Err(ScrapeError::NotText { what: "still gzip-compressed after decoding (compressed twice?)" });
+    }
+    let head = &body[..body.len().min(4096)];
+    if head.contains(&0) {
+        return Err(ScrapeError::NotText { what: "contains NUL bytes (binary data, perhaps protobuf)" });
+    }
+    Ok(())
+}
+
+/// Parses a fetched body and attaches the target's labels.
+fn parse_body(
+    target: &Target,
+    body: &[u8],
+    format: Format,
+    used_fallback: bool,
+    keep: &dyn Fn(&str) -> bool,
+) -> Scrape {
+    let report = exposition::parse(body, format, keep);
+    let samples_scraped = report.samples.len() + report.filtered + report.duplicates;
+    let samples = report
+        .samples
+        .into_iter()
+        .map(|sample| (attach_target_labels(sample.labels, &target.labels), sample.value, sample.timestamp_ms))
+        .collect();
+    Scrape {
+        samples,
+        errors: report.errors,
+        samples_scraped,
+        duplicates: report.duplicates,
+        body_bytes: body.len(),
+        format,
+        used_fallback,
+    }
+}
+
+/// Adds the target's labels to a scraped series. A scraped label that
+/// clashes with a target label is kept as `exported_<name>`, as Prometheus
+/// does without `honor_labels`.
+pub fn attach_target_labels(mut labels: Labels, target_labels: &Labels) -> Labels {
+    for (name, value) in target_labels.iter() {
+        if name == METRIC_NAME {
+            continue;
+        }
+        if let Some(scraped) = labels.get(name).map(str::to_owned) {
+            if scraped != value {
+                labels.set(format!("exported_{name}"), scraped);
+            }
+        }
+        labels.set(name, value);
+    }
+    labels
+}
+
+/// The labels every series of `target` carries: `job`, `instance` (the URL's
+/// host and port unless set), and the configured ones.
+pub fn target_labels(name: &str, url: &str, configured: &Labels) -> Labels {
+    let mut labels = configured.clone();
+    if labels.get("job").is_none() {
+        labels.set("job", name);
+    }
+    if labels.get("instance").is_none() {
+        if let Ok(parsed) = reqwest::Url::parse(url) {
+            let host = parsed.host_str().unwrap_or_default();
+            let instance = match parsed.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            labels.set("instance", instance);
+        }
+    }
+    labels
+}
+
+/// Joins an error with its sources, so "connection refused" is not hidden
+/// behind "error sending request".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clashing_label_is_exported() {
+        let scraped = Labels::from_pairs([("__name__", "m"), ("job", "inner")]);
+        let target = Labels::from_pairs([("job", "outer")]);
+        let labels = attach_target_labels(scraped, &target);
+        assert_eq!(labels.get("job"), Some("outer"));
+        assert_eq!(labels.get("exported_job"), Some("inner"));
+    }
+
+    #[test]
+    fn instance_defaults_to_host_and_port() {
+        let labels = target_labels("node", "http://127.0.0.1:9100/metrics", &Labels::new());
+        assert_eq!(labels.get("instance"), Some("127.0.0.1:9100"));
+        assert_eq!(labels.get("job"), Some("node"));
+    }
+
+    #[test]
+    fn double_gzip_is_not_text() {
+        let err = check_text(&[0x1f, 0x8b, 8, 0]).unwrap_err();
+        assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn binary_body_is_not_text() {
+        let err = check_text(b"abc\0def").unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+}
