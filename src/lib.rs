@@ -11,4 +11,5 @@ pub mod expr;
 pub mod labels;
 pub mod notify;
 pub mod scrape;
+pub mod server;
 pub mod store;

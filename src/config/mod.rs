@@ -61,6 +61,8 @@ pub struct Target {
     pub labels: Labels,
     pub timeout: Duration,
     pub body_size_limit: u64,
+    /// Maximum length of one line of the body, in bytes. Default 1 MiB.
+    pub line_size_limit: u64,
     /// The format used when the response's content type names none.
     pub fallback_format: crate::exposition::Format,
 }

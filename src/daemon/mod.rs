@@ -21,6 +21,7 @@ use crate::expr::{Expr, ExprError};
 use crate::labels::Labels;
 use crate::notify::{Notifier, RetryPolicy};
 use crate::scrape::{self, Scraper, ScrapeOutcome};
+use crate::server::{self, SharedStatus};
 use crate::store::Store;
 
 pub use health::TargetHealth;
@@ -35,6 +36,8 @@ pub enum DaemonError {
     Expr { rule: String, source: ExprError },
     #[error("could not build the HTTP client: {0}")]
     Client(#[from] scrape::ScrapeError),
+    #[error("could not listen on {listen}: {source}; set `listen` in [global] to a free address")]
+    Listen { listen: String, source: std::io::Error },
 }
 
 /// Settings of the loop that are not part of the config file.
@@ -61,6 +64,7 @@ struct Daemon {
     engine: Engine,
     notifier: Notifier,
     clock: Arc<dyn Clock>,
+    status: SharedStatus,
 }
 
 /// Runs until `shutdown` completes, then drains the notifier.
@@ -70,8 +74,13 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    log_banner(&config);
-    let mut daemon = Daemon::new(&config, clock, options)?;
+    let status = SharedStatus::default();
+    let listen = &config.global.listen;
+    let address = server::start(listen, status.clone())
+        .await
+        .map_err(|source| DaemonError::Listen { listen: listen.clone(), source })?;
+    log_banner(&config, address);
+    let mut daemon = Daemon::new(&config, clock, options, status)?;
     let scrape_every = daemon.clock.real_duration(config.global.scrape_interval);
     let evaluate_every = daemon.clock.real_duration(config.global.evaluation_interval);
 
@@ -98,7 +107,7 @@ pub async fn run(
     Ok(())
 }
 
-fn log_banner(config: &Config) {
+fn log_banner(config: &Config, address: std::net::SocketAddr) {
     let targets: Vec<&str> = config.targets.iter().map(|t| t.url.as_str()).collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -106,13 +115,13 @@ fn log_banner(config: &Config) {
         targets = ?targets,
         rules = config.rules.len(),
         receivers = config.receivers.len(),
-        listen = %config.global.listen,
+        listen = %address,
         "andon starting"
     );
 }
 
 impl Daemon {
-    fn new(config: &Config, clock: Arc<dyn Clock>, options: Options) -> Result<Daemon, DaemonError> {
+    fn new(config: &Config, clock: Arc<dyn Clock>, options: Options, status: SharedStatus) -> Result<Daemon, DaemonError> {
         let mut rules = Vec::new();
         for rule in config.rules.iter().cloned().chain([target_down_rule(config)]) {
             let expr = Expr::parse(&rule.expr).map_err(|source| DaemonError::Expr { rule: rule.name.clone(), source })?;
@@ -140,6 +149,7 @@ impl Daemon {
             engine: Engine::new(rules),
             notifier: Notifier::start(config, options.retry),
             clock,
+            status,
         })
     }
 
@@ -156,6 +166,9 @@ impl Daemon {
         for (index, outcome) in outcomes.into_iter().enumerate() {
             self.store_outcome(index, at_ms, outcome);
         }
+        let mut status = self.status.lock();
+        status.targets = self.health.clone();
+        status.ready = true;
     }
 
     fn store_outcome(&mut self, index: usize, at_ms: i64, outcome: ScrapeOutcome) {
@@ -185,8 +198,12 @@ impl Daemon {
     /// Evaluates every rule now and queues the transitions.
     fn evaluate(&mut self) {
         let at_ms = self.clock.now_ms();
-        for transition in self.engine.evaluate(&self.store, at_ms) {
+        let transitions = self.engine.evaluate(&self.store, at_ms);
+        let mut status = self.status.lock();
+        status.evaluations_total += 1;
+        for transition in transitions {
             log_transition(&transition);
+            *status.transitions_total.entry((transition.rule.clone(), transition.to)).or_default() += 1;
             self.notifier.send(&transition);
         }
     }

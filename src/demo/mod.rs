@@ -107,6 +107,7 @@ fn demo_config(url: String, rules: Vec<config::Rule>) -> Config {
         labels: Labels::new(),
         timeout: Duration::from_secs(1),
         body_size_limit: 1 << 20,
+        line_size_limit: 1 << 20,
         fallback_format: Format::Text,
     };
     Config {

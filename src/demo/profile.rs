@@ -98,6 +98,9 @@ pub fn phase_at(t: f64) -> &'static str {
 }
 
 fn interpolate(a: &Condition, b: &Condition, progress: f64) -> Condition {
+    if progress >= 1.0 {
+        return *b;
+    }
     let mix = |x: f64, y: f64| x + (y - x) * progress;
     Condition {
         requests_per_second: mix(a.requests_per_second, b.requests_per_second),

@@ -25,6 +25,8 @@ pub enum ScrapeError {
     Timeout { after: Duration },
     #[error("body exceeds the limit of {limit} bytes (read {read} bytes so far); raise `body_size_limit` or reduce the exposed series")]
     BodyTooLarge { limit: u64, read: u64 },
+    #[error("line {line} is longer than the limit of {limit} bytes (read {read} bytes of it); raise `line_size_limit` or fix the exporter")]
+    LineTooLong { line: usize, limit: u64, read: u64 },
     #[error("response uses Content-Encoding {encoding:?}, which was not requested; only gzip is accepted")]
     UnexpectedEncoding { encoding: String },
     #[error("body is not text: {what}")]
@@ -124,6 +126,7 @@ impl Scraper {
         };
 
         let limit = target.body_size_limit;
+        let mut lines = LineLimit::new(target.line_size_limit);
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -134,10 +137,45 @@ impl Scraper {
             if read > limit {
                 return Err(ScrapeError::BodyTooLarge { limit, read });
             }
+            lines.check(&chunk)?;
             body.extend_from_slice(&chunk);
         }
         check_text(&body)?;
         Ok((body, format, used_fallback))
+    }
+}
+
+/// Tracks the length of the current line across chunks, so a body with one
+/// huge line fails as soon as the line passes the limit.
+struct LineLimit {
+    limit: u64,
+    line: usize,
+    current: u64,
+}
+
+impl LineLimit {
+    fn new(limit: u64) -> LineLimit {
+        LineLimit { limit, line: 1, current: 0 }
+    }
+
+    fn check(&mut self, chunk: &[u8]) -> Result<(), ScrapeError> {
+        let mut rest = chunk;
+        while let Some(position) = rest.iter().position(|b| *b == b'\n') {
+            self.current += position as u64;
+            self.fail_if_long()?;
+            self.line += 1;
+            self.current = 0;
+            rest = &rest[position + 1..];
+        }
+        self.current += rest.len() as u64;
+        self.fail_if_long()
+    }
+
+    fn fail_if_long(&self) -> Result<(), ScrapeError> {
+        if self.current > self.limit {
+            return Err(ScrapeError::LineTooLong { line: self.line, limit: self.limit, read: self.current });
+        }
+        Ok(())
     }
 }
 
@@ -255,6 +293,14 @@ mod tests {
     fn double_gzip_is_not_text() {
         let err = check_text(&[0x1f, 0x8b, 8, 0]).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn long_line_across_chunks_fails() {
+        let mut lines = LineLimit::new(10);
+        assert!(lines.check(b"short\nabcdef").is_ok());
+        let err = lines.check(b"ghijk").unwrap_err();
+        assert!(matches!(err, ScrapeError::LineTooLong { line: 2, limit: 10, read: 11 }), "{err}");
     }
 
     #[test]
