@@ -2,7 +2,7 @@
 //! and the rate-limited logging of scrape failures.
 
 use crate::config::Target;
-use crate::scrape::ScrapeOutcome;
+use crate::scrape::{redact_url, ScrapeOutcome};
 
 /// A repeated scrape failure is logged at most once per this many ms.
 const WARN_EVERY_MS: i64 = 60_000;
@@ -41,7 +41,7 @@ impl TargetHealth {
         match &outcome.result {
             Ok(scrape) => {
                 if !self.up && self.scrapes_total > 1 {
-                    tracing::info!(target.name = %target.name, target.url = %target.url, "target is answering again");
+                    tracing::info!(target.name = %target.name, target.url = %redact_url(&target.url), "target is answering again");
                 }
                 self.up = true;
                 self.last_error = None;
@@ -53,7 +53,7 @@ impl TargetHealth {
                 self.duplicates_total += scrape.duplicates as u64;
                 if let Some(first) = scrape.errors.first() {
                     self.warn_limited(at_ms, || {
-                        tracing::warn!(target.name = %target.name, target.url = %target.url, errors = scrape.errors.len(), first.line = first.line, first.column = first.column, first.message = %first.message, "lines in the scrape could not be parsed; the rest was used");
+                        tracing::warn!(target.name = %target.name, target.url = %redact_url(&target.url), errors = scrape.errors.len(), first.line = first.line, first.column = first.column, first.message = %first.message, "lines in the scrape could not be parsed; the rest was used");
                     });
                 }
                 if scrape.used_fallback && !self.fallback_logged {
@@ -66,7 +66,7 @@ impl TargetHealth {
                 self.scrape_failures_total += 1;
                 self.last_error = Some(err.to_string());
                 self.warn_limited(at_ms, || {
-                    tracing::warn!(target.name = %target.name, target.url = %target.url, error = %err, "scrape failed");
+                    tracing::warn!(target.name = %target.name, target.url = %redact_url(&target.url), error = %err, "scrape failed");
                 });
             }
         }

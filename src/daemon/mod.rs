@@ -108,7 +108,7 @@ pub async fn run(
 }
 
 fn log_banner(config: &Config, address: std::net::SocketAddr) {
-    let targets: Vec<&str> = config.targets.iter().map(|t| t.url.as_str()).collect();
+    let targets: Vec<String> = config.targets.iter().map(|t| scrape::redact_url(&t.url)).collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config.path = %config.path.display(),

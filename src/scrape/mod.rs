@@ -256,6 +256,17 @@ pub fn target_labels(name: &str, url: &str, configured: &Labels) -> Labels {
     labels
 }
 
+/// Returns `url` with any password replaced by `<redacted>`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("<redacted>"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Joins an error with its sources, so "connection refused" is not hidden
 /// behind "error sending request".
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -287,6 +298,11 @@ mod tests {
         let labels = target_labels("node", "http://127.0.0.1:9100/metrics", &Labels::new());
         assert_eq!(labels.get("instance"), Some("127.0.0.1:9100"));
         assert_eq!(labels.get("job"), Some("node"));
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        assert_eq!(redact_url("http://u:secret@h:1/metrics"), "http://u:%3Credacted%3E@h:1/metrics");
     }
 
     #[test]
