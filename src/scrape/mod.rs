@@ -99,7 +99,7 @@ impl Scraper {
             .header(ACCEPT, ACCEPT_HEADER)
             .send()
             .await
-            .map_err(|err| ScrapeError::Transport(error_chain(&err)))?;
+            .map_err(|err| ScrapeError::Transport(error_chain(&err.without_url())))?;
 
         let status = response.status();
         if !status.is_success() {
@@ -131,7 +131,7 @@ impl Scraper {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|err| ScrapeError::Transport(error_chain(&err)))?
+            .map_err(|err| ScrapeError::Transport(error_chain(&err.without_url())))?
         {
             let read = body.len() as u64 + chunk.len() as u64;
             if read > limit {
