@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, start_andon, start_receiver, wait_for, ChildGuard, Received};
+use common::{free_port, start_andon, start_receiver, wait_for, wait_for_async, ChildGuard, Received};
 
 const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
 
@@ -46,6 +46,18 @@ fn start_node_exporter(textfile_dir: &Path, port: u16) -> ChildGuard {
     ChildGuard(child)
 }
 
+/// Reads `andon_evaluations_total` from andon's own `/metrics`; 0 while
+/// andon is not answering yet.
+async fn evaluations(andon_port: u16) -> u64 {
+    let url = format!("http://127.0.0.1:{andon_port}/metrics");
+    let Ok(response) = reqwest::get(&url).await else { return 0 };
+    let body = response.text().await.unwrap_or_default();
+    body.lines()
+        .find_map(|line| line.strip_prefix("andon_evaluations_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn transitions(received: &Received) -> Vec<(String, String, f64)> {
     received
         .lock()
@@ -71,6 +83,7 @@ async fn gauge_walks_every_tier_with_hysteresis() {
     let exporter_port = free_port();
     let _exporter = start_node_exporter(&textfiles, exporter_port);
     let (receiver, received) = start_receiver().await;
+    let andon_port = free_port();
 
     std::fs::write(dir.path().join("rules.toml"), RULES).expect("write rules");
     let config = format!(
@@ -91,7 +104,6 @@ name = "hook"
 kind = "webhook"
 url = "http://{receiver}/hook"
 "#,
-        andon_port = free_port(),
     );
     let config_path = dir.path().join("andon.toml");
     std::fs::write(&config_path, config).expect("write config");
@@ -120,9 +132,12 @@ url = "http://{receiver}/hook"
                 assert!(arrived, "no {from} -> {to} transition for value {value}; received {:?}", transitions(&received));
             }
             None => {
-                // Ten scrape intervals: long enough for several evaluations
-                // and past clear_for, so a wrong transition would show.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Eight evaluations after the write: several scrapes of the
+                // new value and longer than clear_for, so a wrong transition
+                // would have been sent.
+                let start = evaluations(andon_port).await;
+                let passed = wait_for_async(Duration::from_secs(15), || async { evaluations(andon_port).await >= start + 8 }).await;
+                assert!(passed, "andon stopped evaluating");
             }
         }
         assert_eq!(transitions(&received), expected, "after writing {value}");

@@ -70,3 +70,20 @@ pub async fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) ->
     }
     condition()
 }
+
+/// Polls the async `condition` every 20 ms until it holds or `timeout`
+/// passes.
+pub async fn wait_for_async<F, Fut>(timeout: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition().await
+}
