@@ -1,5 +1,5 @@
-//! Flap detection: holds a series' notified tier while its state machine
-//! changes tier too often.
+//! Flap detection: keeps a series' notified tier fixed while its state
+//! machine changes tier too often.
 
 use std::collections::VecDeque;
 
@@ -21,7 +21,7 @@ impl FlapPolicy {
     }
 }
 
-/// What to send for one change of the state machine.
+/// The decision on what to send for one change of the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum FlapVerdict {
     /// Not flapping: send the change as it is.
@@ -56,6 +56,8 @@ impl FlapDetector {
     pub fn record(&mut self, policy: &FlapPolicy, change: &Change, at_ms: i64) -> FlapVerdict {
         self.last_change_ms = Some(at_ms);
         if self.held.is_some() {
+            // NOTE: this also suppresses an escalation above the held tier,
+            // which receivers learn of only when the window is calm.
             return FlapVerdict::Suppress;
         }
 

@@ -1,7 +1,7 @@
 //! The tier state machine of one series, before flap filtering.
 //!
-//! It sees one observation per evaluation (a value, or none) and returns the
-//! change of tier that the observation causes, if any. Every time is in ms
+//! It takes one observation per evaluation (a value, or none) and returns
+//! the change of tier that the observation causes, if any. Every time is in ms
 //! since the Unix epoch and comes from the caller.
 
 use std::time::Duration;
@@ -93,7 +93,7 @@ pub(super) struct Change {
     pub reason: Reason,
 }
 
-/// What one observation did.
+/// The outcome of one observation.
 #[derive(Debug, Default)]
 pub(super) struct Step {
     pub change: Option<Change>,
@@ -149,7 +149,7 @@ impl TierMachine {
         self.tier_since_ms
     }
 
-    /// The latest value, NaN while the series has no value.
+    /// Returns the latest value, or NaN while the series has no value.
     pub fn value(&self) -> f64 {
         self.value
     }

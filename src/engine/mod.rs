@@ -140,7 +140,7 @@ impl ErrorLog {
             rule.name = rule_name,
             error = %error,
             suppressed = self.suppressed,
-            "rule evaluation failed; its series count as having no value"
+            "rule evaluation failed, so its series count as having no value"
         );
         self.last_logged_ms = Some(at_ms);
         self.suppressed = 0;
@@ -188,10 +188,15 @@ impl RuleRunner {
             if value.is_nan() && !self.series.contains_key(labels) {
                 continue;
             }
-            let series = self
-                .series
-                .entry(labels.clone())
-                .or_insert_with(|| TrackedSeries::new(&self.compiled.rule, labels, at_ms));
+            // Looked up before inserting so that a known series costs no clone
+            // of its labels.
+            if !self.series.contains_key(labels) {
+                let series = TrackedSeries::new(&self.compiled.rule, labels, at_ms);
+                self.series.insert(labels.clone(), series);
+            }
+            let Some(series) = self.series.get_mut(labels) else {
+                continue;
+            };
             series.mark_seen(self.evaluation);
             if series.observe(&self.compiled, *value, at_ms, &mut transitions) {
                 forgotten.push(labels.clone());

@@ -4,15 +4,12 @@
 //! An action is `{{ HEAD }}` or `{{ HEAD | PIPE | ... }}`. HEAD is `$value`,
 //! `.Value`, `$labels.NAME` or `.Labels.NAME`, and each PIPE is one of
 //! `humanize`, `humanize1024`, `humanizeDuration` or `humanizePercentage`,
-//! formatted as Prometheus 2.x formats them (Go's `%.4g`). Any other action,
-//! and a pipe on a label that is not a number, is copied as written, so a
-//! typo shows up in the message and never fails a notification.
+//! formatted as Prometheus's `template/template.go` formats them: Go's
+//! `%.4g`, and `%v` for a bare value. Any other action, and a pipe on a
+//! label that is not a number, is copied as written, so a typo shows up in
+//! the message and never fails a notification.
 
 use crate::labels::Labels;
-
-/// Text that Go's templates print for a missing map key, as Prometheus does
-/// for `{{ $labels.NAME }}` when the series has no label NAME.
-const NO_VALUE: &str = "<no value>";
 
 /// Renders `template` with `value` as `$value` and `labels` as `$labels`.
 pub fn render(template: &str, value: f64, labels: &Labels) -> String {
@@ -52,7 +49,9 @@ fn expand(action: &str, value: f64, labels: &Labels) -> Option<String> {
         if !is_label_name(name) {
             return None;
         }
-        Operand::Text(labels.get(name).unwrap_or(NO_VALUE).to_string())
+        // Prometheus runs templates with `missingkey=zero`, so a label the
+        // series lacks renders as the empty string.
+        Operand::Text(labels.get(name).unwrap_or_default().to_string())
     };
     for pipe in stages {
         operand = Operand::Text(apply_pipe(pipe, &operand)?);
@@ -308,8 +307,15 @@ mod tests {
     }
 
     #[test]
-    fn missing_label_prints_no_value() {
-        assert_eq!(render("{{ $labels.pod }}", 1.0, &labels()), "<no value>");
+    fn missing_label_renders_empty() {
+        assert_eq!(render("pod={{ $labels.pod }}.", 1.0, &labels()), "pod=.");
+    }
+
+    #[test]
+    fn prometheus_documented_examples() {
+        assert_eq!(humanize_duration(899.99), "14m 59s");
+        assert_eq!(humanize_percentage(0.123_456_7), "12.35%");
+        assert_eq!(humanize_1024(1_048_576.0), "1Mi");
     }
 
     #[test]

@@ -451,6 +451,44 @@ fn transition_carries_rule_time_and_summary() {
 }
 
 #[test]
+fn missing_transition_summary_renders_nan() {
+    let mut rule = instant_rule();
+    rule.on_missing = OnMissing::Alert;
+    rule.missing_for = Duration::ZERO;
+    let mut engine = engine(rule);
+    feed(&mut engine, 10.0, 0);
+    let transitions = feed_missing(&mut engine, 15 * SEC);
+    assert_eq!(transitions[0].summary, "value NaN on a");
+}
+
+#[test]
+fn series_keep_separate_state() {
+    let mut engine = engine(above_rule());
+    let other = Labels::from_pairs([("instance", "b")]);
+    engine.observe(0, &[(series(), 52.0), (other.clone(), 10.0)], 0);
+    let transitions = engine.observe(0, &[(series(), 52.0), (other, 10.0)], 30 * SEC);
+    assert_eq!(transitions.len(), 1);
+    assert_eq!(transitions[0].labels.get("instance"), Some("a"));
+}
+
+#[test]
+fn infinite_value_triggers_highest_tier() {
+    let mut engine = engine(above_rule());
+    assert_eq!(moves(&feed(&mut engine, f64::INFINITY, 0)), vec![(Tier::Ok, Tier::Emergency)]);
+}
+
+#[test]
+fn rule_without_tiers_never_changes() {
+    let mut rule = instant_rule();
+    rule.tiers.clear();
+    rule.on_missing = OnMissing::Alert;
+    rule.missing_for = Duration::ZERO;
+    let mut engine = engine(rule);
+    assert!(feed(&mut engine, 1e9, 0).is_empty());
+    assert!(feed_missing(&mut engine, 15 * SEC).is_empty());
+}
+
+#[test]
 fn unknown_rule_index_returns_nothing() {
     let mut engine = engine(instant_rule());
     assert!(engine.observe(5, &[(series(), 99.0)], 0).is_empty());
@@ -597,6 +635,21 @@ proptest! {
             let transitions = feed(&mut engine, value_in_band(&band, *fraction), at);
             prop_assert!(transitions.is_empty(), "moved {:?} at {}", moves(&transitions), at);
         }
+    }
+
+    #[test]
+    fn any_input_is_handled_without_panic(
+        rule in arbitrary_rule(),
+        steps in prop::collection::vec((prop::option::of(any::<f64>()), any::<i64>()), 1..100),
+    ) {
+        let mut engine = engine(rule);
+        for (value, at) in steps {
+            match value {
+                Some(value) => feed(&mut engine, value, at),
+                None => feed_missing(&mut engine, at),
+            };
+        }
+        prop_assert!(engine.snapshot().len() <= 1);
     }
 
     #[test]
