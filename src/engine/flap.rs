@@ -17,7 +17,10 @@ pub(super) struct FlapPolicy {
 
 impl FlapPolicy {
     pub fn from_config(flap: &Flap) -> FlapPolicy {
-        FlapPolicy { max_transitions: flap.max_transitions, window_ms: duration_ms(flap.window) }
+        FlapPolicy {
+            max_transitions: flap.max_transitions,
+            window_ms: duration_ms(flap.window),
+        }
     }
 }
 
@@ -74,7 +77,12 @@ impl FlapDetector {
             return FlapVerdict::Send;
         }
 
-        let highest = self.recent.iter().map(|(_, tier)| *tier).max().unwrap_or(change.to);
+        let highest = self
+            .recent
+            .iter()
+            .map(|(_, tier)| *tier)
+            .max()
+            .unwrap_or(change.to);
         self.recent.clear();
         self.held = Some(highest);
         FlapVerdict::Start(highest)

@@ -183,10 +183,16 @@ impl TierMachine {
 
         self.update_trigger_timers(policy, value, at_ms);
         if let Some(change) = self.escalate(policy, value, at_ms) {
-            return Step { change: Some(change), forgettable: false };
+            return Step {
+                change: Some(change),
+                forgettable: false,
+            };
         }
         self.update_clear_timer(policy, value, at_ms);
-        Step { change: self.deescalate(policy, value, at_ms), forgettable: false }
+        Step {
+            change: self.deescalate(policy, value, at_ms),
+            forgettable: false,
+        }
     }
 
     /// Feeds an evaluation in which the series had no value.
@@ -206,7 +212,10 @@ impl TierMachine {
             self.missing_handled = true;
             self.apply_on_missing(policy, at_ms)
         };
-        Step { change, forgettable: self.tier == Tier::Ok }
+        Step {
+            change,
+            forgettable: self.tier == Tier::Ok,
+        }
     }
 
     fn update_trigger_timers(&mut self, policy: &Policy, value: f64, at_ms: i64) {

@@ -105,7 +105,6 @@ pub struct Transition {
     pub summary: String,
 }
 
-
 /// A rule with its settings converted for the state machines.
 #[derive(Debug)]
 struct CompiledRule {
@@ -127,7 +126,8 @@ struct ErrorLog {
 
 impl ErrorLog {
     /// Logs `error` unless this rule's previous warning is less than
-    /// [`ERROR_LOG_INTERVAL_MS`] old, and counts the ones it skips.
+    /// [`ERROR_LOG_INTERVAL_MS`] old, counts the ones it skips, and returns
+    /// whether it logged.
     fn record(&mut self, rule_name: &str, error: &ExprError, at_ms: i64) -> bool {
         let due = self
             .last_logged_ms
@@ -228,7 +228,10 @@ pub struct Engine {
 impl Engine {
     /// Creates an engine for `rules`, each with its parsed expression.
     pub fn new(rules: Vec<(Rule, Expr)>) -> Engine {
-        let rules = rules.into_iter().map(|(rule, expr)| RuleRunner::new(rule, expr)).collect();
+        let rules = rules
+            .into_iter()
+            .map(|(rule, expr)| RuleRunner::new(rule, expr))
+            .collect();
         Engine { rules }
     }
 
@@ -242,7 +245,9 @@ impl Engine {
             let values = match runner.expr.eval(store, at_ms) {
                 Ok(values) => values,
                 Err(error) => {
-                    runner.error_log.record(&runner.compiled.rule.name, &error, at_ms);
+                    runner
+                        .error_log
+                        .record(&runner.compiled.rule.name, &error, at_ms);
                     Vec::new()
                 }
             };
@@ -255,7 +260,12 @@ impl Engine {
     /// given to [`Engine::new`]) and returns its transitions. Series absent
     /// from `values`, and NaN values, count as no value. An index with no
     /// rule returns nothing.
-    pub fn observe(&mut self, rule_index: usize, values: &[(Labels, f64)], at_ms: i64) -> Vec<Transition> {
+    pub fn observe(
+        &mut self,
+        rule_index: usize,
+        values: &[(Labels, f64)],
+        at_ms: i64,
+    ) -> Vec<Transition> {
         match self.rules.get_mut(rule_index) {
             Some(runner) => runner.observe(values, at_ms),
             None => Vec::new(),
@@ -268,7 +278,10 @@ impl Engine {
         self.rules
             .iter()
             .flat_map(|runner| {
-                runner.series.values().map(|series| series.status(&runner.compiled))
+                runner
+                    .series
+                    .values()
+                    .map(|series| series.status(&runner.compiled))
             })
             .collect()
     }

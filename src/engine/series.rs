@@ -71,7 +71,12 @@ impl TrackedSeries {
     }
 
     /// Passes a change of the state machine through flap detection.
-    fn filter_change(&mut self, rule: &CompiledRule, change: Change, at_ms: i64) -> Option<Transition> {
+    fn filter_change(
+        &mut self,
+        rule: &CompiledRule,
+        change: Change,
+        at_ms: i64,
+    ) -> Option<Transition> {
         let Some(policy) = &rule.flap else {
             return Some(self.send(&rule.rule, change, at_ms));
         };
@@ -162,12 +167,20 @@ impl TrackedSeries {
         }
         if tier == Tier::Ok {
             let lowest_trigger = policy.tiers.first().map_or(f64::NAN, |t| t.trigger);
-            return (SeriesState::Ok, lowest_trigger, self.machine.tier_since_ms());
+            return (
+                SeriesState::Ok,
+                lowest_trigger,
+                self.machine.tier_since_ms(),
+            );
         }
         let clear = policy.thresholds(tier).map_or(f64::NAN, |t| t.clear);
         match self.machine.clear_since_ms() {
             Some(since) => (SeriesState::Clearing(tier), clear, since),
-            None => (SeriesState::Active(tier), clear, self.machine.tier_since_ms()),
+            None => (
+                SeriesState::Active(tier),
+                clear,
+                self.machine.tier_since_ms(),
+            ),
         }
     }
 }

@@ -45,7 +45,9 @@ fn expand(action: &str, value: f64, labels: &Labels) -> Option<String> {
     let mut operand = if head == "$value" || head == ".Value" {
         Operand::Number(value)
     } else {
-        let name = head.strip_prefix("$labels.").or_else(|| head.strip_prefix(".Labels."))?;
+        let name = head
+            .strip_prefix("$labels.")
+            .or_else(|| head.strip_prefix(".Labels."))?;
         if !is_label_name(name) {
             return None;
         }
@@ -64,7 +66,9 @@ fn expand(action: &str, value: f64, labels: &Labels) -> Option<String> {
 
 fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -219,9 +223,16 @@ pub fn format_go_float(v: f64, precision: Option<usize>) -> String {
 /// `d.ddde+XX` with at least two exponent digits, as Go writes it.
 fn exponent_form(digits: &str, exponent: i32) -> String {
     let (first, rest) = digits.split_at(1);
-    let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+    let fraction = if rest.is_empty() {
+        String::new()
+    } else {
+        format!(".{rest}")
+    };
     let exponent_sign = if exponent < 0 { '-' } else { '+' };
-    format!("{first}{fraction}e{exponent_sign}{:02}", exponent.unsigned_abs())
+    format!(
+        "{first}{fraction}e{exponent_sign}{:02}",
+        exponent.unsigned_abs()
+    )
 }
 
 /// Plain decimal notation of `0.digits × 10^point`.
@@ -297,13 +308,20 @@ mod tests {
 
     #[test]
     fn renders_value_and_labels() {
-        let text = render("{{ $value | humanizePercentage }} on {{ $labels.instance }}", 0.0012, &labels());
+        let text = render(
+            "{{ $value | humanizePercentage }} on {{ $labels.instance }}",
+            0.0012,
+            &labels(),
+        );
         assert_eq!(text, "0.12% on db:9100");
     }
 
     #[test]
     fn renders_without_spaces_and_dot_forms() {
-        assert_eq!(render("{{$value}} {{ .Labels.job }} {{ .Value }}", 2.0, &labels()), "2 node 2");
+        assert_eq!(
+            render("{{$value}} {{ .Labels.job }} {{ .Value }}", 2.0, &labels()),
+            "2 node 2"
+        );
     }
 
     #[test]
@@ -320,12 +338,18 @@ mod tests {
 
     #[test]
     fn unknown_pipe_is_left_as_written() {
-        assert_eq!(render("x {{ $value | title }} y", 1.0, &labels()), "x {{ $value | title }} y");
+        assert_eq!(
+            render("x {{ $value | title }} y", 1.0, &labels()),
+            "x {{ $value | title }} y"
+        );
     }
 
     #[test]
     fn unknown_placeholder_is_left_as_written() {
-        assert_eq!(render("{{ $externalURL }}", 1.0, &labels()), "{{ $externalURL }}");
+        assert_eq!(
+            render("{{ $externalURL }}", 1.0, &labels()),
+            "{{ $externalURL }}"
+        );
     }
 
     #[test]
@@ -336,12 +360,18 @@ mod tests {
     #[test]
     fn pipe_on_numeric_label_humanizes() {
         let labels = Labels::from_pairs([("limit", "2048")]);
-        assert_eq!(render("{{ $labels.limit | humanize1024 }}", 0.0, &labels), "2ki");
+        assert_eq!(
+            render("{{ $labels.limit | humanize1024 }}", 0.0, &labels),
+            "2ki"
+        );
     }
 
     #[test]
     fn pipe_on_text_label_is_left_as_written() {
-        assert_eq!(render("{{ $labels.job | humanize }}", 0.0, &labels()), "{{ $labels.job | humanize }}");
+        assert_eq!(
+            render("{{ $labels.job | humanize }}", 0.0, &labels()),
+            "{{ $labels.job | humanize }}"
+        );
     }
 
     #[test]

@@ -13,7 +13,12 @@ use crate::config::{Direction, Flap, OnMissing, TierSpec};
 const SEC: i64 = 1000;
 
 fn spec(tier: Tier, trigger: f64, clear: f64, for_secs: u64) -> TierSpec {
-    TierSpec { tier, trigger, clear, for_: Duration::from_secs(for_secs) }
+    TierSpec {
+        tier,
+        trigger,
+        clear,
+        for_: Duration::from_secs(for_secs),
+    }
 }
 
 /// An `Above` rule: yellow > 50 (clear <= 40), red > 60 (clear <= 55),
@@ -102,7 +107,10 @@ fn enters_yellow_after_for() {
     let mut engine = engine(above_rule());
     assert!(feed(&mut engine, 52.0, 0).is_empty());
     assert!(feed(&mut engine, 52.0, 15 * SEC).is_empty());
-    assert_eq!(moves(&feed(&mut engine, 52.0, 30 * SEC)), vec![(Tier::Ok, Tier::Yellow)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 52.0, 30 * SEC)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
 }
 
 #[test]
@@ -122,7 +130,10 @@ fn trigger_run_restarts_after_value_below_trigger() {
     feed(&mut engine, 45.0, 15 * SEC);
     assert!(feed(&mut engine, 52.0, 30 * SEC).is_empty());
     assert!(feed(&mut engine, 52.0, 45 * SEC).is_empty());
-    assert_eq!(moves(&feed(&mut engine, 52.0, 60 * SEC)), vec![(Tier::Ok, Tier::Yellow)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 52.0, 60 * SEC)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
 }
 
 #[test]
@@ -138,7 +149,10 @@ fn skips_yellow_when_red_held_as_long() {
     let mut engine = engine(above_rule());
     feed(&mut engine, 65.0, 0);
     feed(&mut engine, 65.0, 15 * SEC);
-    assert_eq!(moves(&feed(&mut engine, 65.0, 30 * SEC)), vec![(Tier::Ok, Tier::Red)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 65.0, 30 * SEC)),
+        vec![(Tier::Ok, Tier::Red)]
+    );
 }
 
 #[test]
@@ -146,9 +160,15 @@ fn higher_tier_for_counts_from_its_own_start() {
     let mut rule = above_rule();
     rule.tiers[0].for_ = Duration::ZERO;
     let mut engine = engine(rule);
-    assert_eq!(moves(&feed(&mut engine, 65.0, 0)), vec![(Tier::Ok, Tier::Yellow)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 65.0, 0)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
     assert!(feed(&mut engine, 65.0, 15 * SEC).is_empty());
-    assert_eq!(moves(&feed(&mut engine, 65.0, 30 * SEC)), vec![(Tier::Yellow, Tier::Red)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 65.0, 30 * SEC)),
+        vec![(Tier::Yellow, Tier::Red)]
+    );
 }
 
 #[test]
@@ -157,7 +177,11 @@ fn stays_yellow_inside_hysteresis_band() {
     feed(&mut engine, 52.0, 0);
     // 45 is between yellow's clear (40) and its trigger (50).
     let transitions = feed_every_15s(&mut engine, 45.0, 15 * SEC, 3600 * SEC);
-    assert!(transitions.is_empty(), "unexpected {:?}", moves(&transitions));
+    assert!(
+        transitions.is_empty(),
+        "unexpected {:?}",
+        moves(&transitions)
+    );
     assert_eq!(only_state(&engine), SeriesState::Active(Tier::Yellow));
 }
 
@@ -182,7 +206,10 @@ fn clear_run_restarts_after_value_in_band() {
     feed(&mut engine, 45.0, 60 * SEC);
     assert!(feed(&mut engine, 35.0, 75 * SEC).is_empty());
     assert!(feed(&mut engine, 35.0, 105 * SEC).is_empty());
-    assert_eq!(moves(&feed(&mut engine, 35.0, 135 * SEC)), vec![(Tier::Yellow, Tier::Ok)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 35.0, 135 * SEC)),
+        vec![(Tier::Yellow, Tier::Ok)]
+    );
 }
 
 #[test]
@@ -202,21 +229,45 @@ fn deescalates_past_every_cleared_tier() {
     let mut engine = engine(above_rule());
     feed(&mut engine, 95.0, 0);
     feed(&mut engine, 10.0, 15 * SEC);
-    assert_eq!(moves(&feed(&mut engine, 10.0, 75 * SEC)), vec![(Tier::Emergency, Tier::Ok)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 10.0, 75 * SEC)),
+        vec![(Tier::Emergency, Tier::Ok)]
+    );
 }
 
 #[test]
 fn below_rule_triggers_and_clears() {
     let mut rule = instant_rule();
     rule.direction = Direction::Below;
-    rule.tiers = vec![spec(Tier::Yellow, 20.0, 25.0, 0), spec(Tier::Red, 10.0, 15.0, 0)];
+    rule.tiers = vec![
+        spec(Tier::Yellow, 20.0, 25.0, 0),
+        spec(Tier::Red, 10.0, 15.0, 0),
+    ];
     let mut engine = engine(rule);
-    assert!(feed(&mut engine, 20.0, 0).is_empty(), "20 is not below the trigger 20");
-    assert_eq!(moves(&feed(&mut engine, 19.0, 15 * SEC)), vec![(Tier::Ok, Tier::Yellow)]);
-    assert_eq!(moves(&feed(&mut engine, 5.0, 30 * SEC)), vec![(Tier::Yellow, Tier::Red)]);
-    assert!(feed(&mut engine, 14.0, 45 * SEC).is_empty(), "14 is inside red's band");
-    assert_eq!(moves(&feed(&mut engine, 22.0, 60 * SEC)), vec![(Tier::Red, Tier::Yellow)]);
-    assert_eq!(moves(&feed(&mut engine, 25.0, 75 * SEC)), vec![(Tier::Yellow, Tier::Ok)]);
+    assert!(
+        feed(&mut engine, 20.0, 0).is_empty(),
+        "20 is not below the trigger 20"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 19.0, 15 * SEC)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 5.0, 30 * SEC)),
+        vec![(Tier::Yellow, Tier::Red)]
+    );
+    assert!(
+        feed(&mut engine, 14.0, 45 * SEC).is_empty(),
+        "14 is inside red's band"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 22.0, 60 * SEC)),
+        vec![(Tier::Red, Tier::Yellow)]
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 25.0, 75 * SEC)),
+        vec![(Tier::Yellow, Tier::Ok)]
+    );
 }
 
 // Missing data
@@ -226,12 +277,24 @@ fn nan_neither_triggers_nor_clears() {
     let mut engine = engine(above_rule());
     feed(&mut engine, 52.0, 0);
     feed(&mut engine, f64::NAN, 15 * SEC);
-    assert!(feed(&mut engine, 52.0, 30 * SEC).is_empty(), "NaN broke the trigger run");
-    assert_eq!(moves(&feed(&mut engine, 52.0, 60 * SEC)), vec![(Tier::Ok, Tier::Yellow)]);
+    assert!(
+        feed(&mut engine, 52.0, 30 * SEC).is_empty(),
+        "NaN broke the trigger run"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 52.0, 60 * SEC)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
     feed(&mut engine, 35.0, 75 * SEC);
     feed(&mut engine, f64::NAN, 90 * SEC);
-    assert!(feed(&mut engine, 35.0, 135 * SEC).is_empty(), "NaN broke the clear run");
-    assert_eq!(moves(&feed(&mut engine, 35.0, 195 * SEC)), vec![(Tier::Yellow, Tier::Ok)]);
+    assert!(
+        feed(&mut engine, 35.0, 135 * SEC).is_empty(),
+        "NaN broke the clear run"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 35.0, 195 * SEC)),
+        vec![(Tier::Yellow, Tier::Ok)]
+    );
 }
 
 #[test]
@@ -239,12 +302,24 @@ fn missing_series_neither_triggers_nor_clears() {
     let mut engine = engine(above_rule());
     feed(&mut engine, 52.0, 0);
     feed_missing(&mut engine, 15 * SEC);
-    assert!(feed(&mut engine, 52.0, 30 * SEC).is_empty(), "absence broke the trigger run");
-    assert_eq!(moves(&feed(&mut engine, 52.0, 60 * SEC)), vec![(Tier::Ok, Tier::Yellow)]);
+    assert!(
+        feed(&mut engine, 52.0, 30 * SEC).is_empty(),
+        "absence broke the trigger run"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 52.0, 60 * SEC)),
+        vec![(Tier::Ok, Tier::Yellow)]
+    );
     feed(&mut engine, 35.0, 75 * SEC);
     feed_missing(&mut engine, 90 * SEC);
-    assert!(feed(&mut engine, 35.0, 135 * SEC).is_empty(), "absence broke the clear run");
-    assert_eq!(moves(&feed(&mut engine, 35.0, 195 * SEC)), vec![(Tier::Yellow, Tier::Ok)]);
+    assert!(
+        feed(&mut engine, 35.0, 135 * SEC).is_empty(),
+        "absence broke the clear run"
+    );
+    assert_eq!(
+        moves(&feed(&mut engine, 35.0, 195 * SEC)),
+        vec![(Tier::Yellow, Tier::Ok)]
+    );
 }
 
 #[test]
@@ -268,13 +343,22 @@ fn clear_returns_to_ok_after_missing_for() {
     let mut engine = engine(rule);
     feed(&mut engine, 52.0, 0);
     assert!(feed_missing(&mut engine, 15 * SEC).is_empty());
-    assert!(feed_missing(&mut engine, 300 * SEC).is_empty(), "missing for 285 s only");
+    assert!(
+        feed_missing(&mut engine, 300 * SEC).is_empty(),
+        "missing for 285 s only"
+    );
     let transitions = feed_missing(&mut engine, 315 * SEC);
     assert_eq!(moves(&transitions), vec![(Tier::Yellow, Tier::Ok)]);
     assert_eq!(transitions[0].reason, Reason::Missing);
     assert!(transitions[0].value.is_nan());
-    assert!(feed_missing(&mut engine, 330 * SEC).is_empty(), "acts once per missing period");
-    assert!(engine.snapshot().is_empty(), "an ok series missing for missing_for is forgotten");
+    assert!(
+        feed_missing(&mut engine, 330 * SEC).is_empty(),
+        "acts once per missing period"
+    );
+    assert!(
+        engine.snapshot().is_empty(),
+        "an ok series missing for missing_for is forgotten"
+    );
 }
 
 #[test]
@@ -288,7 +372,10 @@ fn alert_enters_highest_tier_after_missing_for() {
     assert_eq!(moves(&transitions), vec![(Tier::Ok, Tier::Emergency)]);
     assert_eq!(transitions[0].reason, Reason::Missing);
     assert!(transitions[0].threshold.is_nan());
-    assert!(feed_missing(&mut engine, 330 * SEC).is_empty(), "acts once per missing period");
+    assert!(
+        feed_missing(&mut engine, 330 * SEC).is_empty(),
+        "acts once per missing period"
+    );
 }
 
 #[test]
@@ -299,9 +386,15 @@ fn alert_acts_again_in_next_missing_period() {
     feed(&mut engine, 10.0, 0);
     feed_missing(&mut engine, 15 * SEC);
     feed_missing(&mut engine, 315 * SEC);
-    assert_eq!(moves(&feed(&mut engine, 10.0, 330 * SEC)), vec![(Tier::Emergency, Tier::Ok)]);
+    assert_eq!(
+        moves(&feed(&mut engine, 10.0, 330 * SEC)),
+        vec![(Tier::Emergency, Tier::Ok)]
+    );
     feed_missing(&mut engine, 345 * SEC);
-    assert_eq!(moves(&feed_missing(&mut engine, 645 * SEC)), vec![(Tier::Ok, Tier::Emergency)]);
+    assert_eq!(
+        moves(&feed_missing(&mut engine, 645 * SEC)),
+        vec![(Tier::Ok, Tier::Emergency)]
+    );
 }
 
 #[test]
@@ -326,7 +419,10 @@ fn nan_first_value_creates_no_state() {
 /// Yellow above 50, cleared at 40, no delays; flapping past 2 changes in 10 min.
 fn flapping_rule(max_transitions: usize) -> Rule {
     let mut rule = instant_rule();
-    rule.flap = Some(Flap { max_transitions, window: Duration::from_secs(600) });
+    rule.flap = Some(Flap {
+        max_transitions,
+        window: Duration::from_secs(600),
+    });
     rule
 }
 
@@ -340,7 +436,11 @@ fn flapping_starts_once_holds_and_ends_once_calm() {
     }
     assert_eq!(
         reasons(&sent),
-        vec![Reason::Threshold, Reason::Threshold, Reason::FlappingStarted],
+        vec![
+            Reason::Threshold,
+            Reason::Threshold,
+            Reason::FlappingStarted
+        ],
         "nothing is sent after flapping starts"
     );
     assert_eq!(moves(&sent[2..]), vec![(Tier::Ok, Tier::Yellow)]);
@@ -352,7 +452,10 @@ fn flapping_starts_once_holds_and_ends_once_calm() {
     let ended = feed(&mut engine, 35.0, 675 * SEC);
     assert_eq!(reasons(&ended), vec![Reason::FlappingEnded]);
     assert_eq!(moves(&ended), vec![(Tier::Yellow, Tier::Ok)]);
-    assert!(feed(&mut engine, 35.0, 690 * SEC).is_empty(), "flapping ends once");
+    assert!(
+        feed(&mut engine, 35.0, 690 * SEC).is_empty(),
+        "flapping ends once"
+    );
 }
 
 #[test]
@@ -406,7 +509,11 @@ fn fingerprint_equal_across_tiers_of_incident() {
 fn fingerprint_hashes_rule_name_and_labels() {
     let mut engine = engine(instant_rule());
     let transitions = feed(&mut engine, 52.0, 0);
-    let expected = Labels::from_pairs([("alertname", "ErrorRate"), ("instance", "a"), ("team", "db")]);
+    let expected = Labels::from_pairs([
+        ("alertname", "ErrorRate"),
+        ("instance", "a"),
+        ("team", "db"),
+    ]);
     assert_eq!(transitions[0].fingerprint, expected.fingerprint());
 }
 
@@ -429,16 +536,27 @@ fn incident_start_kept_across_tier_changes() {
     assert_eq!(yellow[0].incident_start_ms, 15 * SEC);
     assert_eq!(red[0].incident_start_ms, 15 * SEC);
     assert_eq!(back_to_yellow[0].incident_start_ms, 15 * SEC);
-    assert_eq!(ok[0].incident_start_ms, 15 * SEC, "the return to ok names the incident it ends");
+    assert_eq!(
+        ok[0].incident_start_ms,
+        15 * SEC,
+        "the return to ok names the incident it ends"
+    );
     let next = feed(&mut engine, 52.0, 75 * SEC);
-    assert_eq!(next[0].incident_start_ms, 75 * SEC, "a new incident starts anew");
+    assert_eq!(
+        next[0].incident_start_ms,
+        75 * SEC,
+        "a new incident starts anew"
+    );
 }
 
 #[test]
 fn transition_labels_add_rule_labels_and_drop_metric_name() {
     let mut engine = engine(instant_rule());
     let transitions = feed(&mut engine, 52.0, 0);
-    assert_eq!(transitions[0].labels, Labels::from_pairs([("instance", "a"), ("team", "db")]));
+    assert_eq!(
+        transitions[0].labels,
+        Labels::from_pairs([("instance", "a"), ("team", "db")])
+    );
 }
 
 #[test]
@@ -474,7 +592,10 @@ fn series_keep_separate_state() {
 #[test]
 fn infinite_value_triggers_highest_tier() {
     let mut engine = engine(above_rule());
-    assert_eq!(moves(&feed(&mut engine, f64::INFINITY, 0)), vec![(Tier::Ok, Tier::Emergency)]);
+    assert_eq!(
+        moves(&feed(&mut engine, f64::INFINITY, 0)),
+        vec![(Tier::Ok, Tier::Emergency)]
+    );
 }
 
 #[test]
@@ -543,7 +664,10 @@ fn snapshot_serializes_state_and_tier() {
 #[test]
 fn evaluation_errors_logged_once_per_interval() {
     let mut log = ErrorLog::default();
-    let error = ExprError { offset: None, message: "division by zero".to_string() };
+    let error = ExprError {
+        offset: None,
+        message: "division by zero".to_string(),
+    };
     assert!(log.record("ErrorRate", &error, 0));
     assert!(!log.record("ErrorRate", &error, 30 * SEC));
     assert!(log.record("ErrorRate", &error, 60 * SEC));
@@ -560,38 +684,44 @@ fn arbitrary_rule() -> impl Strategy<Value = Rule> {
         prop::array::uniform3(0.1f64..1.0),
         prop::array::uniform3(0u64..60),
         0u64..120,
-        prop_oneof![Just(OnMissing::Hold), Just(OnMissing::Clear), Just(OnMissing::Alert)],
+        prop_oneof![
+            Just(OnMissing::Hold),
+            Just(OnMissing::Clear),
+            Just(OnMissing::Alert)
+        ],
         0u64..120,
         prop::option::of((0usize..5, 1u64..300)),
     )
-        .prop_map(|(below, steps, widths, fors, clear_for, on_missing, missing_for, flap)| {
-            let mut rule = above_rule();
-            let mut trigger = 0.0;
-            let tiers = [Tier::Yellow, Tier::Red, Tier::Emergency];
-            rule.tiers = (0..3)
-                .map(|i| {
-                    trigger += steps[i];
-                    // The band must fit between this trigger and the one below.
-                    let clear = trigger - steps[i] * widths[i];
-                    spec(tiers[i], trigger, clear, fors[i])
-                })
-                .collect();
-            if below {
-                rule.direction = Direction::Below;
-                for tier in &mut rule.tiers {
-                    tier.trigger = -tier.trigger;
-                    tier.clear = -tier.clear;
+        .prop_map(
+            |(below, steps, widths, fors, clear_for, on_missing, missing_for, flap)| {
+                let mut rule = above_rule();
+                let mut trigger = 0.0;
+                let tiers = [Tier::Yellow, Tier::Red, Tier::Emergency];
+                rule.tiers = (0..3)
+                    .map(|i| {
+                        trigger += steps[i];
+                        // The band must fit between this trigger and the one below.
+                        let clear = trigger - steps[i] * widths[i];
+                        spec(tiers[i], trigger, clear, fors[i])
+                    })
+                    .collect();
+                if below {
+                    rule.direction = Direction::Below;
+                    for tier in &mut rule.tiers {
+                        tier.trigger = -tier.trigger;
+                        tier.clear = -tier.clear;
+                    }
                 }
-            }
-            rule.clear_for = Duration::from_secs(clear_for);
-            rule.on_missing = on_missing;
-            rule.missing_for = Duration::from_secs(missing_for);
-            rule.flap = flap.map(|(max_transitions, window)| Flap {
-                max_transitions,
-                window: Duration::from_secs(window),
-            });
-            rule
-        })
+                rule.clear_for = Duration::from_secs(clear_for);
+                rule.on_missing = on_missing;
+                rule.missing_for = Duration::from_secs(missing_for);
+                rule.flap = flap.map(|(max_transitions, window)| Flap {
+                    max_transitions,
+                    window: Duration::from_secs(window),
+                });
+                rule
+            },
+        )
 }
 
 /// Returns a value at `fraction` of the way from `tier`'s clear threshold
