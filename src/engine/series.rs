@@ -1,5 +1,5 @@
 //! One output series of a rule: its state machine, its flap detector and
-//! what receivers were last told.
+//! the tier last sent to receivers.
 
 use crate::config::Rule;
 use crate::labels::{Labels, METRIC_NAME};

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Tier;
 use crate::labels::Labels;
 
-/// Where a series stands in its state machine.
+/// The position of a series in its state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", content = "tier", rename_all = "snake_case")]
 pub enum SeriesState {
@@ -33,12 +33,12 @@ pub struct SeriesStatus {
     pub fingerprint: String,
     #[serde(flatten)]
     pub state: SeriesState,
-    /// The tier receivers were last told; while flapping, the held tier.
+    /// The tier last sent to receivers, which is the held tier while flapping.
     pub notified_tier: Tier,
     pub flapping: bool,
     /// The latest value; NaN (JSON null) while there is none.
     pub value: f64,
-    /// What the value is compared with: for `Pending` the pending tier's
+    /// The threshold the value is compared with: for `Pending` the pending tier's
     /// trigger, for `Active` and `Clearing` the tier's clear threshold, for
     /// `Ok` the lowest tier's trigger, NaN for `NoData`.
     pub threshold: f64,

@@ -21,9 +21,10 @@ fn spec(tier: Tier, trigger: f64, clear: f64, for_secs: u64) -> TierSpec {
     }
 }
 
-/// An `Above` rule: yellow > 50 (clear <= 40), red > 60 (clear <= 55),
-/// emergency > 90 (clear <= 80); yellow and red need 30 s, emergency
-/// none; clear_for 60 s; hold after 5 min missing.
+/// Builds an `Above` rule with yellow > 50 (clear <= 40), red > 60
+/// (clear <= 55) and emergency > 90 (clear <= 80). Yellow and red need
+/// 30 s and emergency none. It clears after 60 s and holds after 5 min
+/// without a value.
 fn above_rule() -> Rule {
     Rule {
         name: "ErrorRate".to_string(),
@@ -550,7 +551,7 @@ fn incident_start_kept_across_tier_changes() {
 }
 
 #[test]
-fn transition_labels_add_rule_labels_and_drop_metric_name() {
+fn labels_add_rule_labels_drop_name() {
     let mut engine = engine(instant_rule());
     let transitions = feed(&mut engine, 52.0, 0);
     assert_eq!(
@@ -675,8 +676,9 @@ fn evaluation_errors_logged_once_per_interval() {
 
 // Properties
 
-/// A rule with random, valid thresholds: three tiers with `clear` strictly
-/// on the clear side of `trigger`, triggers ordered from yellow up.
+/// Generates a rule with random, valid thresholds: three tiers with
+/// `clear` strictly on the clear side of `trigger`, and triggers ordered
+/// from yellow up.
 fn arbitrary_rule() -> impl Strategy<Value = Rule> {
     (
         any::<bool>(),
