@@ -184,23 +184,22 @@ impl RuleRunner {
         let mut forgotten = Vec::new();
 
         for (labels, value) in values {
+            if let Some(series) = self.series.get_mut(labels) {
+                series.mark_seen(self.evaluation);
+                if series.observe(&self.compiled, *value, at_ms, &mut transitions) {
+                    forgotten.push(labels.clone());
+                }
+                continue;
+            }
             // A series first seen without a value has no state worth keeping.
-            if value.is_nan() && !self.series.contains_key(labels) {
+            if value.is_nan() {
                 continue;
             }
-            // Looked up before inserting so that a known series costs no clone
-            // of its labels.
-            if !self.series.contains_key(labels) {
-                let series = TrackedSeries::new(&self.compiled.rule, labels, at_ms);
-                self.series.insert(labels.clone(), series);
-            }
-            let Some(series) = self.series.get_mut(labels) else {
-                continue;
-            };
+            let mut series = TrackedSeries::new(&self.compiled.rule, labels, at_ms);
             series.mark_seen(self.evaluation);
-            if series.observe(&self.compiled, *value, at_ms, &mut transitions) {
-                forgotten.push(labels.clone());
-            }
+            // A real value never makes a series forgettable, so it is kept.
+            series.observe(&self.compiled, *value, at_ms, &mut transitions);
+            self.series.insert(labels.clone(), series);
         }
 
         for (labels, series) in &mut self.series {
