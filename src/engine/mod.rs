@@ -237,6 +237,8 @@ impl Engine {
     /// Evaluates every rule at `at_ms` and returns the transitions, in rule
     /// order. An expression that fails to evaluate counts as missing data for
     /// that rule and is logged.
+    // TODO: test through a real `Store` once `Expr::eval` is implemented;
+    // until then only `observe`, which this wraps, is tested.
     pub fn evaluate(&mut self, store: &Store, at_ms: i64) -> Vec<Transition> {
         let mut transitions = Vec::new();
         for index in 0..self.rules.len() {
