@@ -32,6 +32,10 @@ pub(super) enum FlapVerdict {
     /// This change started flapping: send one `FlappingStarted` to the
     /// given tier, the highest seen in the window, and hold it.
     Start(Tier),
+    /// Flapping, and the state machine rose above the held tier: send the
+    /// change from the held tier and hold the new one. A page for a worse
+    /// tier is never delayed by flapping below it.
+    Escalate,
     /// Flapping: send nothing.
     Suppress,
 }
@@ -58,9 +62,11 @@ impl FlapDetector {
     /// to send for it.
     pub fn record(&mut self, policy: &FlapPolicy, change: &Change, at_ms: i64) -> FlapVerdict {
         self.last_change_ms = Some(at_ms);
-        if self.held.is_some() {
-            // NOTE: this also suppresses an escalation above the held tier,
-            // which receivers learn of only when the window is calm.
+        if let Some(held) = self.held {
+            if change.to > held {
+                self.held = Some(change.to);
+                return FlapVerdict::Escalate;
+            }
             return FlapVerdict::Suppress;
         }
 

@@ -92,6 +92,10 @@ impl TrackedSeries {
                 };
                 Some(self.send(&rule.rule, started, at_ms))
             }
+            FlapVerdict::Escalate => {
+                let escalated = Change { from: self.notified, ..change };
+                Some(self.send(&rule.rule, escalated, at_ms))
+            }
             FlapVerdict::Suppress => None,
         }
     }

@@ -485,6 +485,20 @@ fn flapping_ended_sent_even_when_tier_unchanged() {
 }
 
 #[test]
+fn flapping_still_sends_escalation() {
+    let mut engine = engine(flapping_rule(2));
+    for (step, value) in [55.0, 35.0, 55.0].into_iter().enumerate() {
+        feed(&mut engine, value, step as i64 * 15 * SEC);
+    }
+    // Held at yellow; a jump to emergency must page at once.
+    let escalated = feed(&mut engine, 95.0, 45 * SEC);
+    assert_eq!(moves(&escalated), vec![(Tier::Yellow, Tier::Emergency)]);
+    assert_eq!(reasons(&escalated), vec![Reason::Threshold]);
+    // Falling back below the held tier is still suppressed.
+    assert!(feed(&mut engine, 35.0, 60 * SEC).is_empty());
+}
+
+#[test]
 fn slow_changes_do_not_flap() {
     let mut engine = engine(flapping_rule(2));
     let mut sent = Vec::new();
