@@ -201,6 +201,7 @@ impl Daemon {
         let transitions = self.engine.evaluate(&self.store, at_ms);
         let mut status = self.status.lock();
         status.evaluations_total += 1;
+        status.series = self.engine.snapshot();
         for transition in transitions {
             log_transition(&transition);
             *status.transitions_total.entry((transition.rule.clone(), transition.to)).or_default() += 1;

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::daemon::TargetHealth;
-use crate::engine::Tier;
+use crate::engine::{SeriesStatus, Tier};
 
 /// What the server reports, updated by the live loop after every round.
 #[derive(Debug, Default)]
@@ -26,6 +26,8 @@ pub struct Status {
     /// True once every target has been scraped at least once.
     pub ready: bool,
     pub evaluations_total: u64,
+    /// Every tracked series' state after the latest evaluation.
+    pub series: Vec<SeriesStatus>,
 }
 
 /// Status shared between the loop and the server.
@@ -52,6 +54,7 @@ pub async fn start(listen: &str, status: SharedStatus) -> std::io::Result<Socket
         .route("/metrics", get(serve_metrics))
         .route("/-/healthy", get(|| async { "andon is healthy\n" }))
         .route("/-/ready", get(ready))
+        .route("/api/v1/alerts", get(alerts))
         .with_state(status);
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
@@ -64,6 +67,31 @@ pub async fn start(listen: &str, status: SharedStatus) -> std::io::Result<Socket
 async fn serve_metrics(State(status): State<SharedStatus>) -> impl IntoResponse {
     let body = metrics::render(&status.lock());
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// Every series that is not ok, with its state and the reason, in the
+/// Prometheus API envelope. `?all=1` lists ok series too.
+async fn alerts(
+    State(status): State<SharedStatus>,
+    axum::extract::Query(query): axum::extract::Query<AlertsQuery>,
+) -> impl IntoResponse {
+    let status = status.lock();
+    let series: Vec<&SeriesStatus> = status
+        .series
+        .iter()
+        .filter(|series| query.all.is_some() || series.notified_tier != Tier::Ok || !matches!(series.state, crate::engine::SeriesState::Ok))
+        .collect();
+    let targets: Vec<serde_json::Value> = status
+        .targets
+        .iter()
+        .map(|target| serde_json::json!({ "target": target.target, "up": target.up, "lastError": target.last_error }))
+        .collect();
+    axum::Json(serde_json::json!({ "status": "success", "data": { "series": series, "targets": targets } }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AlertsQuery {
+    all: Option<String>,
 }
 
 async fn ready(State(status): State<SharedStatus>) -> impl IntoResponse {
