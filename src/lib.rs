@@ -6,4 +6,5 @@ pub mod engine;
 pub mod exposition;
 pub mod expr;
 pub mod labels;
+pub mod ruletest;
 pub mod store;
