@@ -273,6 +273,12 @@ fn split_times(item: &str) -> Result<(&str, Option<u64>), String> {
     if count_text.is_empty() || !count_text.bytes().all(|b| b.is_ascii_digit()) {
         return Ok((item, None));
     }
+    // Prometheus's lexer reads `NaNx3` or `stalex3` as one identifier and
+    // rejects it, so andon rejects it too instead of accepting files that
+    // promtool cannot run.
+    if item[..x].ends_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(format!("{item:?}: a count cannot follow NaN, Inf or stale; write each value out"));
+    }
     let count = count_text.parse::<u64>().map_err(|_| format!("count {count_text:?} is too large"))?;
     Ok((&item[..x], Some(count)))
 }
@@ -489,6 +495,11 @@ mod tests {
     #[test]
     fn values_reject_huge_blank_count() {
         assert!(parse_values("_x99999999999").is_err());
+    }
+
+    #[test]
+    fn values_reject_count_after_word() {
+        assert!(parse_values("NaNx3").is_err());
     }
 
     #[test]
