@@ -51,8 +51,8 @@ fn failed_cases(output: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs `promtool test rules` on one file; returns whether it passed and its
-/// combined output. Panics with install instructions when promtool is missing.
+/// Runs `promtool test rules` on one file and returns whether it passed and
+/// its combined output. Panics with install instructions when promtool is missing.
 fn run_promtool(path: &Path) -> (bool, String) {
     let binary = std::env::var(PROMTOOL_ENV).unwrap_or_else(|_| "promtool".to_string());
     let output = match Command::new(&binary).arg("test").arg("rules").arg(path).output() {
@@ -71,7 +71,7 @@ fn run_promtool(path: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
-/// Runs andon's rule-test runner on one file; returns whether every case
+/// Runs andon's rule-test runner on one file and returns whether every case
 /// passed, how many failed and its output.
 fn run_andon(path: &Path) -> (bool, usize, String) {
     let mut output = Vec::new();

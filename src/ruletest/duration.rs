@@ -22,7 +22,7 @@ const UNITS: [(&str, i64); 7] = [
 
 /// Parses a Prometheus duration into milliseconds.
 ///
-/// Each unit may appear once, in the order of [`UNITS`]; `0` alone is zero.
+/// Each unit may appear once, in the order of [`UNITS`], and `0` alone is zero.
 pub fn parse_duration_ms(text: &str) -> Result<i64, DurationError> {
     let invalid = || DurationError { text: text.to_string() };
     if text == "0" {

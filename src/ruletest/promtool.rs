@@ -76,7 +76,7 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Tells whether every case passed and every file was valid; skipped
+    /// Tells whether every case passed and every file was valid. Skipped
     /// unsupported entries do not count as failures.
     pub fn is_success(&self) -> bool {
         self.failed == 0 && self.invalid_files == 0
@@ -110,7 +110,7 @@ struct TestGroup {
     alert_rule_test: Option<Vec<Value>>,
     #[serde(default)]
     promql_expr_test: Option<Vec<ExprTest>>,
-    // Alert templates read these two; kept so that such files parse.
+    // Alert templates read these two. They are kept so that such files parse.
     #[serde(default)]
     #[allow(dead_code)]
     external_labels: Option<BTreeMap<String, String>>,
@@ -147,7 +147,7 @@ struct ExpSample {
 
 /// Runs every file in `paths`, prints promtool-style results to `out` and
 /// returns the counts. A file that cannot be read or parsed is reported and
-/// counted; the others still run.
+/// counted, and the others still run.
 pub fn run_files(paths: &[PathBuf], out: &mut dyn Write) -> Result<RunSummary, RuleTestError> {
     let mut summary = RunSummary::default();
     for path in paths {
@@ -252,7 +252,7 @@ fn run_group(group: &TestGroup, evaluation_interval_ms: i64) -> GroupOutcome {
     }
 }
 
-/// Fails every case of a group with one printed message; a broken group
+/// Fails every case of a group with one printed message. A broken group
 /// without cases counts as one failure so that it still shows.
 fn fail_group(cases: usize, message: String) -> GroupOutcome {
     GroupOutcome { passed: 0, failed: cases.max(1), messages: vec![message] }
@@ -317,7 +317,7 @@ fn last_time_ms(series: &[(Labels, Vec<Slot>)], interval_ms: i64, eval_times: &[
     last_sample.max(last_eval)
 }
 
-/// Appends every sample; slot `i` is at `i * interval_ms`, and `_` slots
+/// Appends every sample. Slot `i` is at `i * interval_ms`, and `_` slots
 /// have no sample.
 fn load_store(series: &[(Labels, Vec<Slot>)], interval_ms: i64, retention_ms: i64) -> Store {
     let mut store = Store::new(retention_ms);
@@ -333,7 +333,7 @@ fn load_store(series: &[(Labels, Vec<Slot>)], interval_ms: i64, retention_ms: i6
     store
 }
 
-/// Evaluates one case; on mismatch returns promtool's failure message.
+/// Evaluates one case and, on a mismatch, returns promtool's failure message.
 fn run_case(case: &ExprTest, store: &Store, at_ms: i64) -> Result<(), String> {
     let header = format!("    expr: {}, time: {}", go_quote(&case.expr), format_duration_ms(at_ms));
     let expected = parse_expected(case.exp_samples.as_deref().unwrap_or_default())
@@ -389,7 +389,7 @@ pub fn samples_match(expected: &[(Labels, f64)], got: &[(Labels, f64)]) -> bool 
 }
 
 /// Tells whether two values are equal within [`RELATIVE_TOLERANCE`] of their
-/// magnitude. Both NaN match; zero matches only zero, because a relative
+/// magnitude. Both NaN match, and zero matches only zero, because a relative
 /// tolerance of zero is zero.
 pub fn values_match(expected: f64, got: f64) -> bool {
     if expected.is_nan() || got.is_nan() {
@@ -472,7 +472,7 @@ fn duration_field(value: &Value) -> Result<i64, String> {
     parse_duration_ms(&text).map_err(|e| e.to_string())
 }
 
-/// Returns a YAML scalar as text; a missing value is empty text.
+/// Returns a YAML scalar as text, with a missing value as empty text.
 fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => Some(String::new()),
