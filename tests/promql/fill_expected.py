@@ -31,7 +31,7 @@ GOT_RE = re.compile(r'^\s*expr: (".*"), time: (.*),$')
 
 
 def parse_go_string(text, pos):
-    """Parse a Go double-quoted string literal at text[pos]; return (value, end)."""
+    """Parse a Go double-quoted string literal at text[pos] into (value, end)."""
     assert text[pos] == '"', text[pos:]
     out = []
     i = pos + 1
@@ -111,25 +111,40 @@ def format_value(v):
     return repr(v)
 
 
-def run_group(promtool, doc, group):
-    """Run promtool on one group with emptied expectations; map (expr, time) to samples."""
+def group_without_expectations(doc, group):
+    """Return a one-group test file whose cases all expect nothing."""
     copy = dict(group)
     copy["promql_expr_test"] = [
         {"expr": c["expr"], "eval_time": c["eval_time"], "exp_samples": []}
         for c in group.get("promql_expr_test", [])
     ]
     copy.pop("alert_rule_test", None)
-    single = {"evaluation_interval": doc.get("evaluation_interval", "1m"), "tests": [copy]}
+    return {"evaluation_interval": doc.get("evaluation_interval", "1m"), "tests": [copy]}
+
+
+def run_promtool(promtool, test_file):
+    """Run `promtool test rules` on test_file (a dict) and return its stderr."""
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
-        yaml.safe_dump(single, f)
+        yaml.safe_dump(test_file, f)
         path = f.name
     try:
         proc = subprocess.run([promtool, "test", "rules", path], capture_output=True, text=True)
     finally:
         os.unlink(path)
-    lines = proc.stderr.splitlines()
+
     if proc.returncode != 0 and "FAILED:" not in proc.stderr:
-        raise SystemExit(f"promtool failed on group {group.get('name')!r}:\n{proc.stderr}")
+        raise SystemExit(f"promtool failed:\n{proc.stderr}")
+    return proc.stderr
+
+
+def run_group(promtool, doc, group):
+    """Run promtool on one group with emptied expectations.
+
+    Returns a dict from (expr, eval time as promtool prints it) to samples.
+    Cases whose result is empty pass and are missing from the dict.
+    """
+    lines = run_promtool(promtool, group_without_expectations(doc, group)).splitlines()
+
     results = {}
     for n, line in enumerate(lines):
         m = GOT_RE.match(line)
@@ -176,18 +191,15 @@ def render(samples, indent):
     return lines
 
 
-def fill_file(promtool, path):
-    with open(path) as f:
-        text = f.read()
-    doc = yaml.safe_load(text)
-    per_group = [run_group(promtool, doc, g) for g in doc["tests"]]
+def rewrite(path, text, per_group):
+    """Return text with each `exp_samples:` block replaced; count the blocks."""
     out = []
     group = -1
     expr = None
     time = None
     lines = text.splitlines()
-    i = 0
     count = 0
+    i = 0
     while i < len(lines):
         line = lines[i]
         if line.startswith("  - name:") or line.startswith("  - interval:"):
@@ -198,24 +210,38 @@ def fill_file(promtool, path):
         m = re.match(r"^        eval_time: (.*)$", line)
         if m:
             time = go_duration(yaml.safe_load(m.group(1)))
-        if re.match(r"^        exp_samples:", line):
-            samples = per_group[group].get((expr, time), [])
-            try:
-                out.extend(render(samples, 8))
-            except ValueError:
-                raise SystemExit(f"{path}: {expr!r} at {time} returns NaN; assert it with `!= bool`")
-            count += 1
+
+        if not re.match(r"^        exp_samples:", line):
+            out.append(line)
             i += 1
-            while i < len(lines) and lines[i].startswith("          "):
-                i += 1
             continue
-        out.append(line)
+
+        samples = per_group[group].get((expr, time), [])
+        try:
+            out.extend(render(samples, 8))
+        except ValueError:
+            raise SystemExit(f"{path}: {expr!r} at {time} returns NaN. Write the case as `expr != bool expr`.")
+        count += 1
+        # Skip the old block: every line indented deeper than exp_samples.
         i += 1
+        while i < len(lines) and lines[i].startswith("          "):
+            i += 1
+    return "\n".join(out) + "\n", count
+
+
+def fill_file(promtool, path):
+    with open(path) as f:
+        text = f.read()
+    doc = yaml.safe_load(text)
+    per_group = [run_group(promtool, doc, g) for g in doc["tests"]]
+
+    new_text, count = rewrite(path, text, per_group)
     cases = sum(len(g.get("promql_expr_test", [])) for g in doc["tests"])
     if count != cases:
-        raise SystemExit(f"{path}: found {count} exp_samples lines for {cases} cases; fix the layout")
+        raise SystemExit(f"{path}: found {count} exp_samples lines for {cases} cases. Keep the corpus layout.")
+
     with open(path, "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write(new_text)
     print(f"{path}: {count} cases filled")
 
 
