@@ -192,7 +192,7 @@ def render(samples, indent):
 
 
 def rewrite(path, text, per_group):
-    """Return text with each `exp_samples:` block replaced; count the blocks."""
+    """Return text with each `exp_samples:` block replaced, and the block count."""
     out = []
     group = -1
     expr = None
