@@ -10,6 +10,7 @@ pub mod exposition;
 pub mod expr;
 pub mod labels;
 pub mod notify;
+pub mod ruletest;
 pub mod scrape;
 pub mod server;
 pub mod store;
