@@ -40,6 +40,17 @@ enum Command {
         /// The config file.
         config: PathBuf,
     },
+    /// Run Prometheus rule unit-test files through andon's evaluator; exit 1
+    /// on any failure.
+    Test {
+        /// Read the files as `promtool test rules` files and run their
+        /// `promql_expr_test` entries.
+        #[arg(long, required = true)]
+        promtool: bool,
+        /// Rule unit-test files (YAML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Replay a simulated load test against the default rules and print
     /// every transition.
     Demo {
@@ -57,6 +68,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => check(&config),
         Command::Demo { speed } => demo(speed),
+        Command::Test { promtool: _, files } => test_promtool(&files),
     }
 }
 
@@ -112,6 +124,18 @@ fn check(path: &PathBuf) -> ExitCode {
         }
         Err(errors) => {
             eprint!("{}", config::render_errors(&errors));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test_promtool(files: &[PathBuf]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match andon::ruletest::promtool::run_files(files, &mut stdout) {
+        Ok(summary) if summary.is_success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
