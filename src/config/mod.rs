@@ -3,9 +3,22 @@
 //! `load` reads every file, collects every error with its file, line and
 //! column, and returns either a complete [`Config`] or all the errors.
 
+mod document;
 mod load;
+mod main_file;
+mod render;
+mod rule_file;
+mod secrets;
+mod units;
 
-pub use load::{load, load_rules_str, ConfigError, ConfigErrors};
+pub use load::{check, load, load_rules_str, CheckSummary, ConfigError, ConfigErrors};
+pub use main_file::{
+    DEFAULT_BODY_SIZE_LIMIT, DEFAULT_LISTEN, DEFAULT_SCRAPE_INTERVAL, DEFAULT_SCRAPE_TIMEOUT,
+    DEFAULT_TARGET_DOWN_AFTER, DEFAULT_WEBHOOK_TIMEOUT,
+};
+pub use render::{render_errors, render_errors_with};
+pub use rule_file::{DEFAULT_CLEAR_FOR, DEFAULT_MISSING_FOR};
+pub use units::{parse_duration, parse_size};
 
 use std::path::PathBuf;
 use std::time::Duration;
