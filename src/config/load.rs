@@ -136,7 +136,9 @@ pub(crate) fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, C
         }
     }
 
+    // Errors of the main file in reading order, then each rule file's.
     let mut errors = checker.errors;
+    errors.sort_by_key(|e| (e.line, e.column));
     errors.extend(rule_errors);
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -196,7 +198,9 @@ fn check_rule_text(file: &Path, text: &str) -> (Vec<(Rule, Position)>, Vec<Confi
             (rule, Position { file: source.name.clone(), line, column })
         })
         .collect();
-    (rules, checker.errors)
+    let mut errors = checker.errors;
+    errors.sort_by_key(|e| (e.line, e.column));
+    (rules, errors)
 }
 
 fn read_source(path: &Path) -> Result<Source, ConfigErrors> {

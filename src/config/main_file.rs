@@ -63,8 +63,9 @@ pub(crate) fn check_main(checker: &mut Checker<'_>, root: Section<'_>, dir: &Pat
     let mut targets = Vec::new();
     let mut seen = Names::default();
     for section in target_sections {
-        if let Some((target, name_start)) = target(checker, section, &global) {
-            if seen.insert(checker, "target", &target.name, name_start) {
+        let unique = seen.insert_entry(checker, section, "target");
+        if let Some((target, _)) = target(checker, section, &global) {
+            if unique {
                 targets.push(target);
             }
         }
@@ -73,8 +74,9 @@ pub(crate) fn check_main(checker: &mut Checker<'_>, root: Section<'_>, dir: &Pat
     let mut receivers = Vec::new();
     let mut seen = Names::default();
     for section in checker.tables(root, "receiver", "[[receiver]]") {
-        if let Some((receiver, name_start)) = receiver(checker, section, dir, env) {
-            if seen.insert(checker, "receiver", &receiver.name, name_start) {
+        let unique = seen.insert_entry(checker, section, "receiver");
+        if let Some((receiver, _)) = receiver(checker, section, dir, env) {
+            if unique {
                 receivers.push(receiver);
             }
         }
@@ -96,6 +98,15 @@ pub(crate) fn check_main(checker: &mut Checker<'_>, root: Section<'_>, dir: &Pat
 pub(crate) struct Names(Vec<(String, usize)>);
 
 impl Names {
+    /// Records the `name` of a table entry; reports it and returns false
+    /// when it is taken. A missing or non-string name is left for the
+    /// entry's own checks to report.
+    pub fn insert_entry(&mut self, checker: &mut Checker<'_>, section: Section<'_>, what: &str) -> bool {
+        let Some(field) = checker.field(section, "name") else { return true };
+        let Some(name) = field.item.as_str() else { return true };
+        self.insert(checker, what, name, field.value_start)
+    }
+
     /// Records `name`; reports it and returns false when it is taken.
     pub fn insert(&mut self, checker: &mut Checker<'_>, what: &str, name: &str, start: usize) -> bool {
         if let Some((_, first)) = self.0.iter().find(|(n, _)| n == name) {

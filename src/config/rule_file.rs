@@ -96,8 +96,9 @@ pub(crate) fn check_rules(checker: &mut Checker<'_>, root: Section<'_>, path: &P
     let mut rules = Vec::new();
     let mut names = Names::default();
     for section in checker.tables(root, "rule", "[[rule]]") {
+        let unique = names.insert_entry(checker, section, "rule");
         if let Some((rule, name_start)) = rule(checker, section, &defaults, path) {
-            if names.insert(checker, "rule", &rule.name, name_start) {
+            if unique {
                 rules.push((rule, name_start));
             }
         }
@@ -523,6 +524,17 @@ mod tests {
     fn raw_offset_counts_escapes_in_basic_strings() {
         // `\"` is two source bytes for one value byte.
         assert_eq!(raw_offset(r#""a{b=\"c\"}x""#, 7), 10);
+    }
+
+    #[test]
+    fn expression_offset_maps_to_file_position() {
+        // Offset 19 of the expression is the `/` on its second line.
+        let text = "[[rule]]\nexpr = '''\nsum(rate(a[1m]))\n  / sum(rate(b[1m]))\n'''\n";
+        let source = super::super::document::Source::new("r.toml", text);
+        let start = text.find("'''").unwrap_or(0);
+        let end = text.rfind("'''").map_or(text.len(), |i| i + 3);
+        let offset = start + raw_offset(&text[start..end], 19);
+        assert_eq!(source.position(offset), (4, 3));
     }
 
     #[test]
