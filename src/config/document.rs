@@ -22,7 +22,11 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { name: name.into(), text, line_starts }
+        Source {
+            name: name.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// Returns the 1-based line and column of a byte offset. Columns count
@@ -49,10 +53,16 @@ impl Source {
     }
 }
 
-/// Cuts `text` to `max` characters, marking the cut with an ellipsis.
+/// Joins `text` onto one line and cuts it to `max` characters, marking the
+/// cut with an ellipsis, so a quoted value never breaks a one-line message.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
+    let text = if text.contains('\n') {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        text.to_string()
+    };
     if text.chars().count() <= max {
-        return text.to_string();
+        return text;
     }
     let cut: String = text.chars().take(max).collect();
     format!("{cut}…")
@@ -87,7 +97,10 @@ pub(crate) struct Checker<'s> {
 
 impl<'s> Checker<'s> {
     pub fn new(source: &'s Source) -> Checker<'s> {
-        Checker { source, errors: Vec::new() }
+        Checker {
+            source,
+            errors: Vec::new(),
+        }
     }
 
     /// Records an error at a byte offset of this file.
@@ -140,14 +153,22 @@ impl<'s> Checker<'s> {
         }
         let key_start = key.span().map_or(section.start, |s| s.start);
         let value_start = item.span().map_or(key_start, |s| s.start);
-        Some(Field { name: key.get(), item, key_start, value_start })
+        Some(Field {
+            name: key.get(),
+            item,
+            key_start,
+            value_start,
+        })
     }
 
     /// Reports a missing required key at the start of its table.
     pub fn missing(&mut self, section: Section<'_>, name: &str, example: &str) {
         self.error_at(
             section.start,
-            format!("missing required key \"{name}\" in {}: add {name} = {example}", section.title),
+            format!(
+                "missing required key \"{name}\" in {}: add {name} = {example}",
+                section.title
+            ),
         );
     }
 
@@ -157,7 +178,10 @@ impl<'s> Checker<'s> {
         let kind = field.item.type_name();
         self.error_at(
             field.value_start,
-            format!("\"{}\" must be {expected}, found {kind} {found}", field.name),
+            format!(
+                "\"{}\" must be {expected}, found {kind} {found}",
+                field.name
+            ),
         );
     }
 
@@ -171,6 +195,27 @@ impl<'s> Checker<'s> {
                 None
             }
         }
+    }
+
+    /// Returns the non-empty string under `name`, which names a target,
+    /// receiver or rule; reports it when missing or empty.
+    pub fn required_name(
+        &mut self,
+        section: Section<'_>,
+        example: &str,
+    ) -> Option<(String, usize)> {
+        let (name, start) = self.required_string(section, "name", example)?;
+        if name.trim().is_empty() {
+            self.error_at(
+                start,
+                format!(
+                    "\"name\" in {} is empty: give it a name such as {example}",
+                    section.title
+                ),
+            );
+            return None;
+        }
+        Some((name, start))
     }
 
     /// Returns the string under `name`; reports it when missing.
@@ -207,7 +252,11 @@ impl<'s> Checker<'s> {
     }
 
     /// Returns the duration under `name` and reports it when zero.
-    pub fn positive_duration(&mut self, section: Section<'_>, name: &str) -> Option<(Duration, usize)> {
+    pub fn positive_duration(
+        &mut self,
+        section: Section<'_>,
+        name: &str,
+    ) -> Option<(Duration, usize)> {
         let (duration, start) = self.duration(section, name)?;
         if duration.is_zero() {
             self.error_at(start, format!("\"{name}\" must be longer than 0s, found \"0s\": set a positive duration such as \"10s\""));
@@ -221,8 +270,9 @@ impl<'s> Checker<'s> {
     pub fn size(&mut self, section: Section<'_>, name: &str) -> Option<(u64, usize)> {
         let field = self.field(section, name)?;
         let parsed = match field.item.as_value() {
-            Some(Value::Integer(n)) => u64::try_from(*n.value())
-                .map_err(|_| String::from("a size cannot be negative")),
+            Some(Value::Integer(n)) => {
+                u64::try_from(*n.value()).map_err(|_| String::from("a size cannot be negative"))
+            }
             Some(Value::String(s)) => units::parse_size(s.value()),
             _ => {
                 self.wrong_type(field, "a size such as \"16MiB\"");
@@ -232,13 +282,19 @@ impl<'s> Checker<'s> {
         match parsed {
             Ok(0) => {
                 let quoted = self.quote(field.item);
-                self.error_at(field.value_start, format!("invalid size {quoted} for \"{name}\": it must be larger than 0 bytes"));
+                self.error_at(
+                    field.value_start,
+                    format!("invalid size {quoted} for \"{name}\": it must be larger than 0 bytes"),
+                );
                 None
             }
             Ok(bytes) => Some((bytes, field.value_start)),
             Err(problem) => {
                 let quoted = self.quote(field.item);
-                self.error_at(field.value_start, format!("invalid size {quoted} for \"{name}\": {problem}"));
+                self.error_at(
+                    field.value_start,
+                    format!("invalid size {quoted} for \"{name}\": {problem}"),
+                );
                 None
             }
         }
@@ -259,7 +315,10 @@ impl<'s> Checker<'s> {
         };
         if !number.is_finite() {
             let quoted = self.quote(field.item);
-            self.error_at(field.value_start, format!("\"{name}\" must be a finite number, found {quoted}"));
+            self.error_at(
+                field.value_start,
+                format!("\"{name}\" must be a finite number, found {quoted}"),
+            );
             return None;
         }
         Some((number, field.value_start))
@@ -278,10 +337,16 @@ impl<'s> Checker<'s> {
             match value.as_str() {
                 Some(text) => out.push((text.to_string(), start)),
                 None => {
-                    let quoted = value.span().map(|s| self.source.excerpt(&s)).unwrap_or_default();
+                    let quoted = value
+                        .span()
+                        .map(|s| self.source.excerpt(&s))
+                        .unwrap_or_default();
                     self.error_at(
                         start,
-                        format!("every entry of \"{name}\" must be a string, found {} {quoted}", value.type_name()),
+                        format!(
+                            "every entry of \"{name}\" must be a string, found {} {quoted}",
+                            value.type_name()
+                        ),
                     );
                 }
             }
@@ -290,10 +355,19 @@ impl<'s> Checker<'s> {
     }
 
     /// Returns the table (standard or inline) under `name`.
-    pub fn table<'a>(&mut self, section: Section<'a>, name: &str, title: &'a str) -> Option<Section<'a>> {
+    pub fn table<'a>(
+        &mut self,
+        section: Section<'a>,
+        name: &str,
+        title: &'a str,
+    ) -> Option<Section<'a>> {
         let field = self.field(section, name)?;
         match field.item.as_table_like() {
-            Some(table) => Some(Section { table, start: field.value_start, title }),
+            Some(table) => Some(Section {
+                table,
+                start: field.value_start,
+                title,
+            }),
             None => {
                 self.wrong_type(field, "a table such as { key = \"value\" }");
                 None
@@ -321,7 +395,10 @@ impl<'s> Checker<'s> {
                     let quoted = self.quote(item);
                     self.error_at(
                         value_start,
-                        format!("\"{name}.{key}\" must be a string, found {} {quoted}: quote it", item.type_name()),
+                        format!(
+                            "\"{name}.{key}\" must be a string, found {} {quoted}: quote it",
+                            item.type_name()
+                        ),
                     );
                 }
             }
@@ -331,7 +408,12 @@ impl<'s> Checker<'s> {
 
     /// Returns the entries of an array of tables (`[[name]]` or
     /// `name = [{..}, {..}]`).
-    pub fn tables<'a>(&mut self, section: Section<'a>, name: &str, title: &'a str) -> Vec<Section<'a>> {
+    pub fn tables<'a>(
+        &mut self,
+        section: Section<'a>,
+        name: &str,
+        title: &'a str,
+    ) -> Vec<Section<'a>> {
         let Some(field) = self.field(section, name) else {
             return Vec::new();
         };
@@ -350,8 +432,17 @@ impl<'s> Checker<'s> {
             for value in array.iter() {
                 let start = value.span().map_or(field.value_start, |s| s.start);
                 match value.as_inline_table() {
-                    Some(table) => out.push(Section { table, start, title }),
-                    None => self.error_at(start, format!("every entry of \"{name}\" must be a table: write [[{name}]] sections")),
+                    Some(table) => out.push(Section {
+                        table,
+                        start,
+                        title,
+                    }),
+                    None => self.error_at(
+                        start,
+                        format!(
+                            "every entry of \"{name}\" must be a table: write [[{name}]] sections"
+                        ),
+                    ),
                 }
             }
             return out;
@@ -431,7 +522,10 @@ mod tests {
 
     #[test]
     fn closest_suggests_typo_fix() {
-        assert_eq!(closest("scrape_intervall", &["scrape_interval", "listen"]), Some("scrape_interval"));
+        assert_eq!(
+            closest("scrape_intervall", &["scrape_interval", "listen"]),
+            Some("scrape_interval")
+        );
     }
 
     #[test]

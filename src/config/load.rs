@@ -28,7 +28,11 @@ impl fmt::Display for ConfigError {
         if self.line == 0 {
             return write!(f, "{}: {}", self.file, self.message);
         }
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -96,7 +100,11 @@ pub(crate) fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, C
     let source = read_source(path)?;
     let document = parse_document(&source)?;
     let mut checker = Checker::new(&source);
-    let root = Section { table: document.as_table(), start: 0, title: "the config file" };
+    let root = Section {
+        table: document.as_table(),
+        start: 0,
+        title: "the config file",
+    };
     let dir = path.parent().unwrap_or(Path::new(""));
     let main = check_main(&mut checker, root, dir, env);
 
@@ -106,7 +114,13 @@ pub(crate) fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, C
     for (entry, start) in &main.rule_files {
         let resolved = dir.join(entry);
         if seen_files.contains(&resolved) {
-            checker.error_at(*start, format!("rule file \"{}\" is listed twice: remove one entry", entry.display()));
+            checker.error_at(
+                *start,
+                format!(
+                    "rule file \"{}\" is listed twice: remove one entry",
+                    entry.display()
+                ),
+            );
             continue;
         }
         seen_files.push(resolved.clone());
@@ -160,7 +174,11 @@ struct Position {
     column: usize,
 }
 
-fn duplicate_across_files(rules: &[(Rule, Position)], rule: &Rule, position: &Position) -> Option<ConfigError> {
+fn duplicate_across_files(
+    rules: &[(Rule, Position)],
+    rule: &Rule,
+    position: &Position,
+) -> Option<ConfigError> {
     let (_, first) = rules.iter().find(|(r, _)| r.name == rule.name)?;
     Some(ConfigError {
         file: position.file.clone(),
@@ -190,12 +208,23 @@ fn check_rule_text(file: &Path, text: &str) -> (Vec<(Rule, Position)>, Vec<Confi
         Err(ConfigErrors(errors)) => return (Vec::new(), errors),
     };
     let mut checker = Checker::new(&source);
-    let root = Section { table: document.as_table(), start: 0, title: "the rule file" };
+    let root = Section {
+        table: document.as_table(),
+        start: 0,
+        title: "the rule file",
+    };
     let rules = check_rules(&mut checker, root, file)
         .into_iter()
         .map(|(rule, start)| {
             let (line, column) = source.position(start);
-            (rule, Position { file: source.name.clone(), line, column })
+            (
+                rule,
+                Position {
+                    file: source.name.clone(),
+                    line,
+                    column,
+                },
+            )
         })
         .collect();
     let mut errors = checker.errors;
@@ -222,7 +251,11 @@ fn parse_document(source: &Source) -> Result<Document<&str>, ConfigErrors> {
     Document::parse(source.text.as_str()).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         let (line, column) = source.position(span.start);
-        let found = if span.is_empty() { String::new() } else { format!(" at \"{}\"", source.excerpt(&span)) };
+        let found = if span.is_empty() {
+            String::new()
+        } else {
+            format!(" at \"{}\"", source.excerpt(&span))
+        };
         ConfigErrors(vec![ConfigError {
             file: source.name.clone(),
             line,

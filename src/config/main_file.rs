@@ -26,8 +26,23 @@ const GLOBAL_KEYS: &[&str] = &[
     "target_down_after",
     "rule_files",
 ];
-const TARGET_KEYS: &[&str] = &["name", "url", "labels", "timeout", "body_size_limit", "fallback_format"];
-const WEBHOOK_KEYS: &[&str] = &["name", "kind", "url", "url_file", "headers", "headers_file", "timeout"];
+const TARGET_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "labels",
+    "timeout",
+    "body_size_limit",
+    "fallback_format",
+];
+const WEBHOOK_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "url_file",
+    "headers",
+    "headers_file",
+    "timeout",
+];
 const STDOUT_KEYS: &[&str] = &["name", "kind"];
 const ROUTE_KEYS: &[&str] = &["tiers", "matchers", "receivers"];
 
@@ -52,13 +67,21 @@ pub(crate) struct MainFile {
 
 /// Validates the main file's sections. `dir` is the config file's folder,
 /// against which file paths are resolved.
-pub(crate) fn check_main(checker: &mut Checker<'_>, root: Section<'_>, dir: &Path, env: EnvLookup<'_>) -> MainFile {
+pub(crate) fn check_main(
+    checker: &mut Checker<'_>,
+    root: Section<'_>,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> MainFile {
     checker.check_keys(root, ROOT_KEYS);
     let (global, rule_files) = global(checker, root);
 
     let target_sections = checker.tables(root, "target", "[[target]]");
     if target_sections.is_empty() && checker.field(root, "target").is_none() {
-        checker.error_at(0, "no [[target]] section: add one with name and url to scrape");
+        checker.error_at(
+            0,
+            "no [[target]] section: add one with name and url to scrape",
+        );
     }
     let mut targets = Vec::new();
     let mut seen = Names::default();
@@ -90,7 +113,13 @@ pub(crate) fn check_main(checker: &mut Checker<'_>, root: Section<'_>, dir: &Pat
         }
     }
 
-    MainFile { global, targets, receivers, routes, rule_files }
+    MainFile {
+        global,
+        targets,
+        receivers,
+        routes,
+        rule_files,
+    }
 }
 
 /// Names already defined in one namespace, with the line of each.
@@ -101,14 +130,29 @@ impl Names {
     /// Records the `name` of a table entry; reports it and returns false
     /// when it is taken. A missing or non-string name is left for the
     /// entry's own checks to report.
-    pub fn insert_entry(&mut self, checker: &mut Checker<'_>, section: Section<'_>, what: &str) -> bool {
-        let Some(field) = checker.field(section, "name") else { return true };
-        let Some(name) = field.item.as_str() else { return true };
+    pub fn insert_entry(
+        &mut self,
+        checker: &mut Checker<'_>,
+        section: Section<'_>,
+        what: &str,
+    ) -> bool {
+        let Some(field) = checker.field(section, "name") else {
+            return true;
+        };
+        let Some(name) = field.item.as_str() else {
+            return true;
+        };
         self.insert(checker, what, name, field.value_start)
     }
 
     /// Records `name`; reports it and returns false when it is taken.
-    pub fn insert(&mut self, checker: &mut Checker<'_>, what: &str, name: &str, start: usize) -> bool {
+    pub fn insert(
+        &mut self,
+        checker: &mut Checker<'_>,
+        what: &str,
+        name: &str,
+        start: usize,
+    ) -> bool {
         if let Some((_, first)) = self.0.iter().find(|(n, _)| n == name) {
             let (line, _) = checker.source.position(*first);
             checker.error_at(
@@ -131,8 +175,10 @@ fn global(checker: &mut Checker<'_>, root: Section<'_>) -> (Global, Vec<(PathBuf
         section.and_then(|s| checker.positive_duration(s, name))
     };
 
-    let scrape_interval = duration(checker, "scrape_interval").map_or(DEFAULT_SCRAPE_INTERVAL, |d| d.0);
-    let evaluation_interval = duration(checker, "evaluation_interval").map_or(scrape_interval, |d| d.0);
+    let scrape_interval =
+        duration(checker, "scrape_interval").map_or(DEFAULT_SCRAPE_INTERVAL, |d| d.0);
+    let evaluation_interval =
+        duration(checker, "evaluation_interval").map_or(scrape_interval, |d| d.0);
     let scrape_timeout = match duration(checker, "scrape_timeout") {
         Some((timeout, start)) => {
             check_timeout(checker, timeout, start, scrape_interval);
@@ -140,7 +186,8 @@ fn global(checker: &mut Checker<'_>, root: Section<'_>) -> (Global, Vec<(PathBuf
         }
         None => DEFAULT_SCRAPE_TIMEOUT.min(scrape_interval),
     };
-    let target_down_after = duration(checker, "target_down_after").map_or(DEFAULT_TARGET_DOWN_AFTER, |d| d.0);
+    let target_down_after =
+        duration(checker, "target_down_after").map_or(DEFAULT_TARGET_DOWN_AFTER, |d| d.0);
     let body_size_limit = section
         .and_then(|s| checker.size(s, "body_size_limit"))
         .map_or(DEFAULT_BODY_SIZE_LIMIT, |s| s.0);
@@ -216,7 +263,10 @@ fn check_url(checker: &mut Checker<'_>, text: &str, start: usize, key: &str) -> 
 fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| e.to_string())?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("the scheme \"{}\" is not http or https", url.scheme()));
+        return Err(format!(
+            "the scheme \"{}\" is not http or https",
+            url.scheme()
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(String::from("it has no host"));
@@ -224,16 +274,25 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn target(checker: &mut Checker<'_>, section: Section<'_>, global: &Global) -> Option<(Target, usize)> {
+fn target(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    global: &Global,
+) -> Option<(Target, usize)> {
     checker.check_keys(section, TARGET_KEYS);
-    let name = checker.required_string(section, "name", "\"api\"");
+    let name = checker.required_name(section, "\"api\"");
     let title = match &name {
         Some((name, _)) => format!("[[target]] \"{name}\""),
         None => String::from("[[target]]"),
     };
-    let section = Section { title: &title, ..section };
+    let section = Section {
+        title: &title,
+        ..section
+    };
     let url = checker.required_string(section, "url", "\"http://127.0.0.1:8080/metrics\"");
-    let parsed_url = url.as_ref().and_then(|(url, start)| check_url(checker, url, *start, "url"));
+    let parsed_url = url
+        .as_ref()
+        .and_then(|(url, start)| check_url(checker, url, *start, "url"));
 
     let mut labels = Labels::new();
     for pair in checker.string_map(section, "labels").unwrap_or_default() {
@@ -254,7 +313,9 @@ fn target(checker: &mut Checker<'_>, section: Section<'_>, global: &Global) -> O
         }
         None => global.scrape_timeout,
     };
-    let body_size_limit = checker.size(section, "body_size_limit").map_or(global.body_size_limit, |s| s.0);
+    let body_size_limit = checker
+        .size(section, "body_size_limit")
+        .map_or(global.body_size_limit, |s| s.0);
     let fallback_format = match checker.string(section, "fallback_format") {
         Some((format, start)) => parse_format(checker, &format, start).unwrap_or(Format::Text),
         None => Format::Text,
@@ -263,7 +324,17 @@ fn target(checker: &mut Checker<'_>, section: Section<'_>, global: &Global) -> O
     let (name, name_start) = name?;
     let (url, _) = url?;
     parsed_url?;
-    Some((Target { name, url, labels, timeout, body_size_limit, fallback_format }, name_start))
+    Some((
+        Target {
+            name,
+            url,
+            labels,
+            timeout,
+            body_size_limit,
+            fallback_format,
+        },
+        name_start,
+    ))
 }
 
 /// The `instance` label Prometheus gives a target: host and port.
@@ -305,17 +376,28 @@ pub(crate) fn check_label_name(checker: &mut Checker<'_>, pair: &Pair, taken: &[
     } else {
         return true;
     };
-    checker.error_at(pair.key_start, format!("invalid label name \"{name}\": {problem}; rename it"));
+    checker.error_at(
+        pair.key_start,
+        format!("invalid label name \"{name}\": {problem}; rename it"),
+    );
     false
 }
 
-fn receiver(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env: EnvLookup<'_>) -> Option<(Receiver, usize)> {
-    let name = checker.required_string(section, "name", "\"oncall\"");
+fn receiver(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> Option<(Receiver, usize)> {
+    let name = checker.required_name(section, "\"oncall\"");
     let title = match &name {
         Some((name, _)) => format!("[[receiver]] \"{name}\""),
         None => String::from("[[receiver]]"),
     };
-    let section = Section { title: &title, ..section };
+    let section = Section {
+        title: &title,
+        ..section
+    };
     let kind = match checker.required_string(section, "kind", "\"webhook\"") {
         Some((kind, _)) if kind == "webhook" => {
             checker.check_keys(section, WEBHOOK_KEYS);
@@ -326,24 +408,47 @@ fn receiver(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env: En
             Some(ReceiverKind::Stdout)
         }
         Some((kind, start)) => {
-            checker.error_at(start, format!("unknown receiver kind \"{kind}\": use \"webhook\" or \"stdout\""));
+            checker.error_at(
+                start,
+                format!("unknown receiver kind \"{kind}\": use \"webhook\" or \"stdout\""),
+            );
+            checker.check_keys(section, WEBHOOK_KEYS);
             None
         }
-        None => None,
+        None => {
+            checker.check_keys(section, WEBHOOK_KEYS);
+            None
+        }
     };
     let (name, name_start) = name?;
     Some((Receiver { name, kind: kind? }, name_start))
 }
 
-fn webhook(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env: EnvLookup<'_>) -> Option<ReceiverKind> {
+fn webhook(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> Option<ReceiverKind> {
     let url = webhook_url(checker, section, dir, env);
     let mut headers = Vec::new();
     let mut complete = true;
     for pair in checker.string_map(section, "headers").unwrap_or_default() {
         match expand_env(&pair.value, env) {
-            Ok(value) => complete &= push_header(checker, &mut headers, pair.name.clone(), value, pair.key_start),
+            Ok(value) => {
+                complete &= push_header(
+                    checker,
+                    &mut headers,
+                    pair.name.clone(),
+                    value,
+                    pair.key_start,
+                )
+            }
             Err(problem) => {
-                checker.error_at(pair.value_start, format!("header \"{}\": {problem}", pair.name));
+                checker.error_at(
+                    pair.value_start,
+                    format!("header \"{}\": {problem}", pair.name),
+                );
                 complete = false;
             }
         }
@@ -351,35 +456,61 @@ fn webhook(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env: Env
     if let Some((path, start)) = checker.string(section, "headers_file") {
         complete &= headers_from_file(checker, &mut headers, &dir.join(&path), &path, start);
     }
-    let timeout = checker.positive_duration(section, "timeout").map_or(DEFAULT_WEBHOOK_TIMEOUT, |t| t.0);
+    let timeout = checker
+        .positive_duration(section, "timeout")
+        .map_or(DEFAULT_WEBHOOK_TIMEOUT, |t| t.0);
     if !complete {
         return None;
     }
-    Some(ReceiverKind::Webhook { url: url?, headers, timeout })
+    Some(ReceiverKind::Webhook {
+        url: url?,
+        headers,
+        timeout,
+    })
 }
 
 /// Reads the webhook URL from `url` (with `${ENV}` expanded) or from the
 /// file named by `url_file`, since a Slack-style URL is itself a secret.
-fn webhook_url(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env: EnvLookup<'_>) -> Option<String> {
+fn webhook_url(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    dir: &Path,
+    env: EnvLookup<'_>,
+) -> Option<String> {
     let inline = checker.string(section, "url");
     let file = checker.string(section, "url_file");
     match (inline, file) {
         (Some(_), Some((_, start))) => {
-            checker.error_at(start, format!("{} sets both \"url\" and \"url_file\": keep one", section.title));
+            checker.error_at(
+                start,
+                format!(
+                    "{} sets both \"url\" and \"url_file\": keep one",
+                    section.title
+                ),
+            );
             None
         }
         (None, None) => {
-            checker.missing(section, "url", "\"http://127.0.0.1:9095/alerts\" (or url_file = \"path\")");
+            checker.missing(
+                section,
+                "url",
+                "\"http://127.0.0.1:9095/alerts\" (or url_file = \"path\")",
+            );
             None
         }
-        (Some((raw, start)), None) if !raw.contains("${") => check_url(checker, &raw, start, "url").map(|_| raw),
+        (Some((raw, start)), None) if !raw.contains("${") => {
+            check_url(checker, &raw, start, "url").map(|_| raw)
+        }
         (Some((raw, start)), None) => match expand_env(&raw, env) {
             // The expanded URL may hold a secret, so the message quotes only
             // what the file says.
             Ok(url) => match parse_http_url(&url) {
                 Ok(_) => Some(url),
                 Err(problem) => {
-                    checker.error_at(start, format!("invalid URL after expanding variables in \"{raw}\": {problem}"));
+                    checker.error_at(
+                        start,
+                        format!("invalid URL after expanding variables in \"{raw}\": {problem}"),
+                    );
                     None
                 }
             },
@@ -394,7 +525,10 @@ fn webhook_url(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env:
             match parse_http_url(&url) {
                 Ok(_) => Some(url),
                 Err(problem) => {
-                    checker.error_at(start, format!("the URL in url_file \"{path}\" is invalid: {problem}"));
+                    checker.error_at(
+                        start,
+                        format!("the URL in url_file \"{path}\" is invalid: {problem}"),
+                    );
                     None
                 }
             }
@@ -402,13 +536,22 @@ fn webhook_url(checker: &mut Checker<'_>, section: Section<'_>, dir: &Path, env:
     }
 }
 
-fn read_secret_file(checker: &mut Checker<'_>, path: &Path, written: &str, start: usize, key: &str) -> Option<String> {
+fn read_secret_file(
+    checker: &mut Checker<'_>,
+    path: &Path,
+    written: &str,
+    start: usize,
+    key: &str,
+) -> Option<String> {
     match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(error) => {
             checker.error_at(
                 start,
-                format!("cannot read {key} \"{written}\" (resolved to \"{}\"): {error}", path.display()),
+                format!(
+                    "cannot read {key} \"{written}\" (resolved to \"{}\"): {error}",
+                    path.display()
+                ),
             );
             None
         }
@@ -426,11 +569,14 @@ fn headers_from_file(
         return false;
     };
     match parse_headers_file(&text) {
-        Ok(pairs) => pairs
-            .into_iter()
-            .fold(true, |ok, (name, value)| push_header(checker, headers, name, value, start) && ok),
+        Ok(pairs) => pairs.into_iter().fold(true, |ok, (name, value)| {
+            push_header(checker, headers, name, value, start) && ok
+        }),
         Err((line, problem)) => {
-            checker.error_at(start, format!("headers_file \"{written}\" line {line}: {problem}"));
+            checker.error_at(
+                start,
+                format!("headers_file \"{written}\" line {line}: {problem}"),
+            );
             false
         }
     }
@@ -445,7 +591,10 @@ fn push_header(
     start: usize,
 ) -> bool {
     if HeaderName::from_bytes(name.as_bytes()).is_err() {
-        checker.error_at(start, format!("invalid header name \"{name}\": use letters, digits and dashes"));
+        checker.error_at(
+            start,
+            format!("invalid header name \"{name}\": use letters, digits and dashes"),
+        );
         return false;
     }
     if HeaderValue::from_str(&value).is_err() {
@@ -479,7 +628,12 @@ fn route(checker: &mut Checker<'_>, section: Section<'_>, known: &[&str]) -> Opt
                 let hint = closest(&name, &["yellow", "red", "emergency"])
                     .map(|best| format!("did you mean \"{best}\"? "))
                     .unwrap_or_default();
-                checker.error_at(start, format!("unknown tier \"{name}\": {hint}use \"yellow\", \"red\" or \"emergency\""));
+                checker.error_at(
+                    start,
+                    format!(
+                        "unknown tier \"{name}\": {hint}use \"yellow\", \"red\" or \"emergency\""
+                    ),
+                );
                 complete = false;
             }
         }
@@ -496,10 +650,18 @@ fn route(checker: &mut Checker<'_>, section: Section<'_>, known: &[&str]) -> Opt
     if !complete {
         return None;
     }
-    Some(Route { tiers, matchers, receivers: receivers? })
+    Some(Route {
+        tiers,
+        matchers,
+        receivers: receivers?,
+    })
 }
 
-fn route_receivers(checker: &mut Checker<'_>, section: Section<'_>, known: &[&str]) -> Option<Vec<String>> {
+fn route_receivers(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    known: &[&str],
+) -> Option<Vec<String>> {
     if checker.field(section, "receivers").is_none() {
         checker.missing(section, "receivers", "[\"oncall\"]");
         return None;
@@ -507,7 +669,10 @@ fn route_receivers(checker: &mut Checker<'_>, section: Section<'_>, known: &[&st
     let names = checker.strings(section, "receivers")?;
     if names.is_empty() {
         if let Some(field) = checker.field(section, "receivers") {
-            checker.error_at(field.value_start, "\"receivers\" is empty: name at least one [[receiver]]");
+            checker.error_at(
+                field.value_start,
+                "\"receivers\" is empty: name at least one [[receiver]]",
+            );
         }
         return None;
     }
@@ -517,7 +682,11 @@ fn route_receivers(checker: &mut Checker<'_>, section: Section<'_>, known: &[&st
             let hint = closest(name, known)
                 .map(|best| format!("did you mean \"{best}\"? "))
                 .unwrap_or_default();
-            let defined = if known.is_empty() { String::from("none") } else { known.join(", ") };
+            let defined = if known.is_empty() {
+                String::from("none")
+            } else {
+                known.join(", ")
+            };
             checker.error_at(
                 *start,
                 format!("unknown receiver \"{name}\": {hint}defined receivers are {defined}"),

@@ -2,6 +2,50 @@
 //!
 //! `load` reads every file, collects every error with its file, line and
 //! column, and returns either a complete [`Config`] or all the errors.
+//! `examples/andon.toml` and `rules/erlmcp.toml` show every key in use.
+//!
+//! # `andon.toml`
+//!
+//! - `[global]`: `scrape_interval` (default 15s), `evaluation_interval`
+//!   (default: the scrape interval), `scrape_timeout` (default 10s, capped
+//!   at the scrape interval; an explicit longer value is an error),
+//!   `body_size_limit` (default "16MiB"), `listen` (default
+//!   "127.0.0.1:9799"), `external_url` (default `http://` + listen),
+//!   `target_down_after` (default 30s) and `rule_files`, resolved against
+//!   the config file's folder.
+//! - `[[target]]`: `name` and `url` are required; `labels`, `timeout`,
+//!   `body_size_limit` and `fallback_format` ("text" or "openmetrics",
+//!   default "text") are optional. `instance` defaults to the URL's host
+//!   and port; `job` is the target's name and cannot be set as a label.
+//! - `[[receiver]]`: `name` and `kind`. A `kind = "webhook"` receiver takes
+//!   `url` or `url_file`, `headers`, `headers_file` and `timeout` (default
+//!   10s). `${NAME}` in `url` and header values reads an environment
+//!   variable. `url_file` holds the URL, and `headers_file` holds one
+//!   `Name: value` line per header; both are relative to the config file's
+//!   folder. `kind = "stdout"` takes no other keys.
+//! - `[[route]]`: `receivers` is required; `tiers` (default: all) and
+//!   `matchers` (label equality, `alertname` is the rule name) are optional.
+//!
+//! # Rule files
+//!
+//! An optional `[defaults]` table sets `for`, `clear_for`, `hysteresis`,
+//! `on_missing`, `missing_for` and `flap` for every rule of the file. A
+//! `[[rule]]` takes `name`, `expr` (PromQL), `unit`, `summary`, `labels`,
+//! the same settings as `[defaults]`, and at least one of the tiers
+//! `yellow`, `red`, `emergency`, each `{ above = X, clear_below = Y, for =
+//! ".." }` or `{ below = X, clear_above = Y, for = ".." }`.
+//!
+//! Defaults, from the rule, then the file's `[defaults]`, then built in:
+//! `for` 0s; `clear_for` 60s ([`DEFAULT_CLEAR_FOR`]); `missing_for` 5m;
+//! `on_missing` "hold"; no flap detection. A tier's `for` defaults to the
+//! rule's. Its clear threshold defaults to the trigger minus `hysteresis`
+//! (plus, for `below` tiers), where `hysteresis` is an absolute number or a
+//! string percent of the trigger such as "10%"; without one, clear equals
+//! the trigger.
+//!
+//! Durations are Prometheus-style strings ("500ms", "15s", "1m30s", "2h",
+//! "1d"). Sizes are bytes or strings with B, KB, MB, GB (powers of 1000) or
+//! KiB, MiB, GiB (powers of 1024).
 
 mod document;
 mod load;
@@ -168,6 +212,7 @@ pub struct Rule {
     /// Tiers present in this rule, ordered from lowest (yellow) to highest.
     pub tiers: Vec<TierSpec>,
     /// How long the clear condition must hold before leaving a tier.
+    /// Default: the rule file's `[defaults]`, else [`DEFAULT_CLEAR_FOR`].
     pub clear_for: Duration,
     pub on_missing: OnMissing,
     pub missing_for: Duration,

@@ -23,7 +23,9 @@ pub fn render_errors_with(errors: &ConfigErrors, read: impl Fn(&str) -> Option<S
         }
         out.push_str(&error.to_string());
         out.push('\n');
-        let text = sources.entry(&error.file).or_insert_with(|| read(&error.file));
+        let text = sources
+            .entry(&error.file)
+            .or_insert_with(|| read(&error.file));
         if let Some(line) = text.as_deref().and_then(|t| source_line(t, error.line)) {
             out.push_str(&snippet(line, error.line, error.column));
         }
@@ -50,7 +52,11 @@ fn snippet(line: &str, number: usize, column: usize) -> String {
 }
 
 fn summary(count: usize, files: &[&str]) -> String {
-    let errors = if count == 1 { String::from("1 error") } else { format!("{count} errors") };
+    let errors = if count == 1 {
+        String::from("1 error")
+    } else {
+        format!("{count} errors")
+    };
     format!("{errors} in {}\n", files.join(", "))
 }
 
@@ -79,7 +85,10 @@ mod tests {
     #[test]
     fn unreadable_source_prints_message_only() {
         let rendered = render_errors_with(&one_error(2, 19), |_| None);
-        assert_eq!(rendered, "andon.toml:2:19: invalid duration \"15\"\n1 error in andon.toml\n");
+        assert_eq!(
+            rendered,
+            "andon.toml:2:19: invalid duration \"15\"\n1 error in andon.toml\n"
+        );
     }
 
     #[test]

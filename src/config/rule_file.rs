@@ -11,7 +11,14 @@ use crate::expr::Expr;
 use crate::labels::Labels;
 
 const ROOT_KEYS: &[&str] = &["defaults", "rule"];
-const DEFAULTS_KEYS: &[&str] = &["for", "clear_for", "hysteresis", "on_missing", "missing_for", "flap"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "for",
+    "clear_for",
+    "hysteresis",
+    "on_missing",
+    "missing_for",
+    "flap",
+];
 const RULE_KEYS: &[&str] = &[
     "name",
     "expr",
@@ -31,7 +38,11 @@ const RULE_KEYS: &[&str] = &[
 const TIER_KEYS: &[&str] = &["above", "below", "clear_below", "clear_above", "for"];
 const FLAP_KEYS: &[&str] = &["max_transitions", "window"];
 const UNITS: &[&str] = &["", "ratio", "seconds", "bytes", "percent"];
-const TIERS: [(Tier, &str); 3] = [(Tier::Yellow, "yellow"), (Tier::Red, "red"), (Tier::Emergency, "emergency")];
+const TIERS: [(Tier, &str); 3] = [
+    (Tier::Yellow, "yellow"),
+    (Tier::Red, "red"),
+    (Tier::Emergency, "emergency"),
+];
 
 /// Built-in `clear_for` when neither the rule nor the file's `[defaults]`
 /// sets one: four scrapes at the default 15 s interval, so a single good
@@ -84,7 +95,11 @@ impl Default for Defaults {
 
 /// Validates a rule file and returns its rules, each with the byte offset of
 /// its name for duplicate checks across files.
-pub(crate) fn check_rules(checker: &mut Checker<'_>, root: Section<'_>, path: &Path) -> Vec<(Rule, usize)> {
+pub(crate) fn check_rules(
+    checker: &mut Checker<'_>,
+    root: Section<'_>,
+    path: &Path,
+) -> Vec<(Rule, usize)> {
     checker.check_keys(root, ROOT_KEYS);
     let defaults = match checker.table(root, "defaults", "[defaults]") {
         Some(section) => {
@@ -111,10 +126,14 @@ pub(crate) fn check_rules(checker: &mut Checker<'_>, root: Section<'_>, path: &P
 fn overlay(checker: &mut Checker<'_>, section: Section<'_>, base: &Defaults) -> Defaults {
     Defaults {
         for_: checker.duration(section, "for").map_or(base.for_, |d| d.0),
-        clear_for: checker.duration(section, "clear_for").map_or(base.clear_for, |d| d.0),
+        clear_for: checker
+            .duration(section, "clear_for")
+            .map_or(base.clear_for, |d| d.0),
         hysteresis: hysteresis(checker, section).or(base.hysteresis),
         on_missing: on_missing(checker, section).unwrap_or(base.on_missing),
-        missing_for: checker.duration(section, "missing_for").map_or(base.missing_for, |d| d.0),
+        missing_for: checker
+            .duration(section, "missing_for")
+            .map_or(base.missing_for, |d| d.0),
         flap: match checker.field(section, "flap") {
             Some(_) => flap(checker, section),
             None => base.flap.clone(),
@@ -122,14 +141,22 @@ fn overlay(checker: &mut Checker<'_>, section: Section<'_>, base: &Defaults) -> 
     }
 }
 
-fn rule(checker: &mut Checker<'_>, section: Section<'_>, defaults: &Defaults, path: &Path) -> Option<(Rule, usize)> {
+fn rule(
+    checker: &mut Checker<'_>,
+    section: Section<'_>,
+    defaults: &Defaults,
+    path: &Path,
+) -> Option<(Rule, usize)> {
     checker.check_keys(section, RULE_KEYS);
-    let name = checker.required_string(section, "name", "\"ErrorRate\"");
+    let name = checker.required_name(section, "\"ErrorRate\"");
     let title = match &name {
         Some((name, _)) => format!("rule \"{name}\""),
         None => String::from("[[rule]]"),
     };
-    let section = Section { title: &title, ..section };
+    let section = Section {
+        title: &title,
+        ..section
+    };
     let errors_before = checker.errors.len();
 
     let expr = checker.required_string(section, "expr", "'sum(rate(http_requests_total[1m]))'");
@@ -176,9 +203,15 @@ fn rule(checker: &mut Checker<'_>, section: Section<'_>, defaults: &Defaults, pa
 /// Parses the rule's PromQL and reports a failure at the position inside
 /// the file of the problem, when the parser gives one.
 fn check_expr(checker: &mut Checker<'_>, section: Section<'_>) {
-    let Some(field) = checker.field(section, "expr") else { return };
-    let Some(source) = field.item.as_str() else { return };
-    let Err(error) = Expr::parse(source) else { return };
+    let Some(field) = checker.field(section, "expr") else {
+        return;
+    };
+    let Some(source) = field.item.as_str() else {
+        return;
+    };
+    let Err(error) = Expr::parse(source) else {
+        return;
+    };
     let start = match (error.offset, field.item.span()) {
         (Some(offset), Some(span)) => {
             let raw = checker.source.text.get(span.clone()).unwrap_or("");
@@ -189,7 +222,10 @@ fn check_expr(checker: &mut Checker<'_>, section: Section<'_>) {
     let quoted = super::document::shorten(source.trim(), 60);
     checker.error_at(
         start,
-        format!("invalid PromQL expression \"{quoted}\": {}; fix the expression", error.message),
+        format!(
+            "invalid PromQL expression \"{quoted}\": {}; fix the expression",
+            error.message
+        ),
     );
 }
 
@@ -229,7 +265,9 @@ pub(crate) fn raw_offset(raw: &str, target: usize) -> usize {
 /// string takes, and how many bytes it decodes to.
 fn escape_lengths(rest: &str) -> (usize, usize) {
     let mut chars = rest.chars();
-    let Some(first) = chars.next() else { return (1, 1) };
+    let Some(first) = chars.next() else {
+        return (1, 1);
+    };
     if first != '\\' {
         return (first.len_utf8(), first.len_utf8());
     }
@@ -276,7 +314,10 @@ fn on_missing(checker: &mut Checker<'_>, section: Section<'_>) -> Option<OnMissi
         "clear" => Some(OnMissing::Clear),
         "alert" => Some(OnMissing::Alert),
         _ => {
-            checker.error_at(start, format!("invalid on_missing \"{value}\": use \"hold\", \"clear\" or \"alert\""));
+            checker.error_at(
+                start,
+                format!("invalid on_missing \"{value}\": use \"hold\", \"clear\" or \"alert\""),
+            );
             None
         }
     }
@@ -285,7 +326,9 @@ fn on_missing(checker: &mut Checker<'_>, section: Section<'_>) -> Option<OnMissi
 fn hysteresis(checker: &mut Checker<'_>, section: Section<'_>) -> Option<Hysteresis> {
     let field = checker.field(section, "hysteresis")?;
     if let Some(text) = field.item.as_str() {
-        let percent = text.strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
+        let percent = text
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok());
         return match percent {
             Some(p) if (0.0..100.0).contains(&p) => Some(Hysteresis::Percent(p)),
             _ => {
@@ -299,7 +342,10 @@ fn hysteresis(checker: &mut Checker<'_>, section: Section<'_>) -> Option<Hystere
     }
     let (width, start) = checker.number(section, "hysteresis")?;
     if width < 0.0 {
-        checker.error_at(start, format!("invalid hysteresis {width}: it cannot be negative"));
+        checker.error_at(
+            start,
+            format!("invalid hysteresis {width}: it cannot be negative"),
+        );
         return None;
     }
     Some(Hysteresis::Absolute(width))
@@ -316,7 +362,10 @@ fn flap(checker: &mut Checker<'_>, section: Section<'_>) -> Option<Flap> {
         Some(field) => match field.item.as_integer() {
             Some(n) if n >= 1 => usize::try_from(n).ok(),
             Some(n) => {
-                checker.error_at(field.value_start, format!("invalid max_transitions {n}: it must be at least 1"));
+                checker.error_at(
+                    field.value_start,
+                    format!("invalid max_transitions {n}: it must be at least 1"),
+                );
                 None
             }
             None => {
@@ -329,7 +378,10 @@ fn flap(checker: &mut Checker<'_>, section: Section<'_>) -> Option<Flap> {
         checker.missing(table, "window", "\"10m\"");
     }
     let window = checker.positive_duration(table, "window");
-    Some(Flap { max_transitions: max_transitions?, window: window?.0 })
+    Some(Flap {
+        max_transitions: max_transitions?,
+        window: window?.0,
+    })
 }
 
 /// Reports a `{{` without its closing `}}`, which the template would print
@@ -340,7 +392,13 @@ fn check_template(checker: &mut Checker<'_>, text: &str, start: usize) {
         match rest[open + 2..].find("}}") {
             Some(close) => rest = &rest[open + 2 + close + 2..],
             None => {
-                checker.error_at(start, format!("summary \"{}\" has \"{{{{\" without a closing \"}}}}\": close it", super::document::shorten(text, 60)));
+                checker.error_at(
+                    start,
+                    format!(
+                        "summary \"{}\" has \"{{{{\" without a closing \"}}}}\": close it",
+                        super::document::shorten(text, 60)
+                    ),
+                );
                 return;
             }
         }
@@ -373,7 +431,15 @@ fn tiers(
             complete = false;
             continue;
         };
-        match tier_spec(checker, table, tier, key, &mut direction, rule_for, hysteresis) {
+        match tier_spec(
+            checker,
+            table,
+            tier,
+            key,
+            &mut direction,
+            rule_for,
+            hysteresis,
+        ) {
             Some((spec, trigger)) => {
                 specs.push(spec);
                 triggers.push(trigger);
@@ -384,7 +450,10 @@ fn tiers(
     if specs.is_empty() && complete {
         checker.error_at(
             section.start,
-            format!("{} has no tier: add yellow, red or emergency, such as red = {{ above = 0.5 }}", section.title),
+            format!(
+                "{} has no tier: add yellow, red or emergency, such as red = {{ above = 0.5 }}",
+                section.title
+            ),
         );
         return None;
     }
@@ -408,14 +477,24 @@ fn tier_spec(
     let for_ = checker.duration(table, "for").map_or(rule_for, |d| d.0);
     let (this_direction, (trigger, start)) = match (above, below) {
         (Some(_), Some((_, start))) => {
-            checker.error_at(start, format!("{} sets both \"above\" and \"below\": keep one", table.title));
+            checker.error_at(
+                start,
+                format!(
+                    "{} sets both \"above\" and \"below\": keep one",
+                    table.title
+                ),
+            );
             return None;
         }
         (Some(above), None) => (Direction::Above, above),
         (None, Some(below)) => (Direction::Below, below),
         (None, None) => {
             if checker.field(table, "above").is_none() && checker.field(table, "below").is_none() {
-                checker.missing(table, "above", "0.5 (or below = 0.5 for a rule where lower is worse)");
+                checker.missing(
+                    table,
+                    "above",
+                    "0.5 (or below = 0.5 for a rule where lower is worse)",
+                );
             }
             return None;
         }
@@ -436,8 +515,20 @@ fn tier_spec(
         None => *direction = Some((this_direction, key)),
     }
     let clear = clear_threshold(checker, table, this_direction, trigger, hysteresis)?;
-    let spec = TierSpec { tier, trigger, clear, for_ };
-    Some((spec, Trigger { key, value: trigger, start }))
+    let spec = TierSpec {
+        tier,
+        trigger,
+        clear,
+        for_,
+    };
+    Some((
+        spec,
+        Trigger {
+            key,
+            value: trigger,
+            start,
+        },
+    ))
 }
 
 /// Reads or derives the clear threshold and checks it lies on the healthy
@@ -472,7 +563,11 @@ fn clear_threshold(
         Direction::Below => clear < trigger,
     };
     if wrong_side {
-        let side = if direction == Direction::Above { "at or below" } else { "at or above" };
+        let side = if direction == Direction::Above {
+            "at or below"
+        } else {
+            "at or above"
+        };
         checker.error_at(
             start,
             format!("{key} = {clear} is on the wrong side of {trigger_key} = {trigger}: it must be {side} {trigger}, or the tier could never clear"),

@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn expand_replaces_variable() {
-        assert_eq!(expand_env("Bearer ${TOKEN}", &fake_env), Ok(String::from("Bearer s3cret")));
+        assert_eq!(
+            expand_env("Bearer ${TOKEN}", &fake_env),
+            Ok(String::from("Bearer s3cret"))
+        );
     }
 
     #[test]
@@ -90,11 +93,20 @@ mod tests {
     #[test]
     fn headers_file_skips_comments() {
         let parsed = parse_headers_file("# token\nAuthorization: Bearer x\n\n");
-        assert_eq!(parsed, Ok(vec![(String::from("Authorization"), String::from("Bearer x"))]));
+        assert_eq!(
+            parsed,
+            Ok(vec![(
+                String::from("Authorization"),
+                String::from("Bearer x")
+            )])
+        );
     }
 
     #[test]
     fn headers_file_reports_line_without_colon() {
-        assert_eq!(parse_headers_file("A: b\nbroken\n").map_err(|e| e.0), Err(2));
+        assert_eq!(
+            parse_headers_file("A: b\nbroken\n").map_err(|e| e.0),
+            Err(2)
+        );
     }
 }

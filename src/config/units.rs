@@ -22,7 +22,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     if text.is_empty() {
-        return Err(String::from("it is empty: write a number and a unit such as \"15s\""));
+        return Err(String::from(
+            "it is empty: write a number and a unit such as \"15s\"",
+        ));
     }
     let mut rest = text;
     let mut total_ms: u64 = 0;
@@ -39,16 +41,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit_len = after.chars().take_while(char::is_ascii_alphabetic).count();
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
-            return Err(format!("\"{number}\" has no unit: add one, such as \"{number}s\""));
+            return Err(format!(
+                "\"{number}\" has no unit: add one, such as \"{number}s\""
+            ));
         }
         let Some(index) = DURATION_UNITS.iter().position(|(name, _)| *name == unit) else {
-            return Err(format!("unknown unit \"{unit}\": use ms, s, m, h, d, w or y"));
+            return Err(format!(
+                "unknown unit \"{unit}\": use ms, s, m, h, d, w or y"
+            ));
         };
         if index < next_unit {
-            return Err(String::from("units must go from largest to smallest, each once, such as \"1h30m\""));
+            return Err(String::from(
+                "units must go from largest to smallest, each once, such as \"1h30m\"",
+            ));
         }
         next_unit = index + 1;
-        let amount: u64 = number.parse().map_err(|_| String::from("the number is too large"))?;
+        let amount: u64 = number
+            .parse()
+            .map_err(|_| String::from("the number is too large"))?;
         total_ms = amount
             .checked_mul(DURATION_UNITS[index].1)
             .and_then(|ms| ms.checked_add(total_ms))
@@ -76,13 +86,21 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
     if number.is_empty() {
-        return Err(String::from("expected a whole number and a unit such as \"16MiB\""));
+        return Err(String::from(
+            "expected a whole number and a unit such as \"16MiB\"",
+        ));
     }
     let Some((_, factor)) = SIZE_UNITS.iter().find(|(name, _)| *name == unit.trim()) else {
-        return Err(format!("unknown unit \"{unit}\": use B, KB, MB, GB, KiB, MiB or GiB"));
+        return Err(format!(
+            "unknown unit \"{unit}\": use B, KB, MB, GB, KiB, MiB or GiB"
+        ));
     };
-    let amount: u64 = number.parse().map_err(|_| String::from("the number is too large"))?;
-    amount.checked_mul(*factor).ok_or_else(|| String::from("the size is too large"))
+    let amount: u64 = number
+        .parse()
+        .map_err(|_| String::from("the number is too large"))?;
+    amount
+        .checked_mul(*factor)
+        .ok_or_else(|| String::from("the size is too large"))
 }
 
 #[cfg(test)]
