@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use andon::config::{
-    check, load, load_rules_str, render_errors, Config, ConfigError, ConfigErrors, Direction, OnMissing,
-    ReceiverKind, Rule,
+    check, load, load_rules_str, render_errors, Config, ConfigError, ConfigErrors, Direction,
+    OnMissing, ReceiverKind, Rule,
 };
 use andon::engine::Tier;
 use andon::exposition::Format;
@@ -56,10 +56,12 @@ fn rules(text: &str) -> Vec<Rule> {
 }
 
 fn rule_errors(text: &str) -> Vec<ConfigError> {
-    load_rules_str(Path::new("rules.toml"), text).expect_err("rules should be invalid").0
+    load_rules_str(Path::new("rules.toml"), text)
+        .expect_err("rules should be invalid")
+        .0
 }
 
-/// The only error of a list, so a test fails if others appear.
+/// Returns the only error of a list, so a test fails if others appear.
 fn only(errors: Vec<ConfigError>) -> ConfigError {
     assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
     errors.into_iter().next().expect("one error")
@@ -70,7 +72,10 @@ fn position(error: &ConfigError) -> (usize, usize) {
 }
 
 fn rule_named<'a>(rules: &'a [Rule], name: &str) -> &'a Rule {
-    rules.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no rule {name}"))
+    rules
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no rule {name}"))
 }
 
 fn approx(a: f64, b: f64) -> bool {
@@ -85,7 +90,10 @@ fn example_config_loads() {
     assert_eq!(config.global.scrape_interval, Duration::from_secs(15));
     assert_eq!(config.global.body_size_limit, 16 << 20);
     assert_eq!(config.targets[0].url, "http://127.0.0.1:8080/metrics");
-    assert_eq!(config.targets[0].labels.get("instance"), Some("127.0.0.1:8080"));
+    assert_eq!(
+        config.targets[0].labels.get("instance"),
+        Some("127.0.0.1:8080")
+    );
     assert_eq!(config.targets[0].timeout, Duration::from_secs(5));
     assert_eq!(config.targets[0].fallback_format, Format::Text);
     assert_eq!(config.routes[0].tiers, vec![Tier::Red, Tier::Emergency]);
@@ -96,15 +104,24 @@ fn example_config_loads() {
 #[test]
 fn example_config_sends_red_to_webhook() {
     let config = load(Path::new("examples/andon.toml")).expect("examples/andon.toml should load");
-    let oncall = config.receivers.iter().find(|r| r.name == "oncall").expect("oncall receiver");
-    let ReceiverKind::Webhook { url, .. } = &oncall.kind else { panic!("oncall is not a webhook") };
+    let oncall = config
+        .receivers
+        .iter()
+        .find(|r| r.name == "oncall")
+        .expect("oncall receiver");
+    let ReceiverKind::Webhook { url, .. } = &oncall.kind else {
+        panic!("oncall is not a webhook")
+    };
     assert_eq!(url, "http://127.0.0.1:9095/alerts");
 }
 
 #[test]
 fn example_rules_resolve_from_config_folder() {
     let config = load(Path::new("examples/andon.toml")).expect("examples/andon.toml should load");
-    assert_eq!(config.rules[0].source, Path::new("examples").join("../rules/erlmcp.toml"));
+    assert_eq!(
+        config.rules[0].source,
+        Path::new("examples").join("../rules/erlmcp.toml")
+    );
 }
 
 #[test]
@@ -123,7 +140,11 @@ fn erlmcp_error_rate_tiers_match_report() {
     let rule = rule_named(&rules, "ErlmcpErrorRate");
     let triggers: Vec<f64> = rule.tiers.iter().map(|t| t.trigger).collect();
     assert_eq!(triggers, vec![0.0005, 0.001, 0.005]);
-    assert!(approx(rule.tiers[0].clear, 0.0004), "yellow clear {}", rule.tiers[0].clear);
+    assert!(
+        approx(rule.tiers[0].clear, 0.0004),
+        "yellow clear {}",
+        rule.tiers[0].clear
+    );
     assert_eq!(rule.tiers[2].for_, Duration::ZERO);
     assert_eq!(rule.clear_for, Duration::from_secs(90));
 }
@@ -150,7 +171,11 @@ fn erlmcp_cpu_clears_above_lower_trigger() {
     let text = std::fs::read_to_string("rules/erlmcp.toml").expect("read rules/erlmcp.toml");
     let rules = rules(&text);
     let cpu = rule_named(&rules, "ErlmcpCpu");
-    assert!(approx(cpu.tiers[1].clear, 0.55), "red clear {}", cpu.tiers[1].clear);
+    assert!(
+        approx(cpu.tiers[1].clear, 0.55),
+        "red clear {}",
+        cpu.tiers[1].clear
+    );
     assert!(cpu.tiers[1].clear > cpu.tiers[0].trigger);
 }
 
@@ -184,7 +209,8 @@ fn global_defaults_apply() {
 
 #[test]
 fn scrape_timeout_default_is_capped_at_interval() {
-    let config = load_main(&format!("[global]\nscrape_interval = \"5s\"\n{TARGET}")).expect("config should load");
+    let config = load_main(&format!("[global]\nscrape_interval = \"5s\"\n{TARGET}"))
+        .expect("config should load");
     assert_eq!(config.global.scrape_timeout, Duration::from_secs(5));
 }
 
@@ -269,8 +295,13 @@ fn headers_file_supplies_headers() {
         ("secret/headers", "# token for the hook\nAuthorization: Bearer abc\n"),
     ]);
     let config = folder.load().expect("config should load");
-    let ReceiverKind::Webhook { headers, .. } = &config.receivers[0].kind else { panic!("not a webhook") };
-    assert_eq!(headers, &vec![(String::from("Authorization"), String::from("Bearer abc"))]);
+    let ReceiverKind::Webhook { headers, .. } = &config.receivers[0].kind else {
+        panic!("not a webhook")
+    };
+    assert_eq!(
+        headers,
+        &vec![(String::from("Authorization"), String::from("Bearer abc"))]
+    );
 }
 
 #[test]
@@ -283,7 +314,9 @@ fn url_file_supplies_webhook_url() {
         ("hook-url", "http://127.0.0.1:9095/secret-path\n"),
     ]);
     let config = folder.load().expect("config should load");
-    let ReceiverKind::Webhook { url, .. } = &config.receivers[0].kind else { panic!("not a webhook") };
+    let ReceiverKind::Webhook { url, .. } = &config.receivers[0].kind else {
+        panic!("not a webhook")
+    };
     assert_eq!(url, "http://127.0.0.1:9095/secret-path");
 }
 
@@ -296,8 +329,10 @@ fn many_errors_are_all_reported() {
         .0;
     let main = "tests/fixtures/config/many-errors.toml";
     let rules = "tests/fixtures/config/many-errors-rules.toml";
-    let found: Vec<(&str, usize, usize)> =
-        errors.iter().map(|e| (e.file.as_str(), e.line, e.column)).collect();
+    let found: Vec<(&str, usize, usize)> = errors
+        .iter()
+        .map(|e| (e.file.as_str(), e.line, e.column))
+        .collect();
     let expected = vec![
         (main, 3, 1),    // unknown key scrape_intervall
         (main, 4, 23),   // duration without unit
@@ -324,10 +359,17 @@ fn many_errors_are_all_reported() {
 
 #[test]
 fn many_errors_render_with_carets() {
-    let errors = load(Path::new("tests/fixtures/config/many-errors.toml")).expect_err("fixture should be invalid");
+    let errors = load(Path::new("tests/fixtures/config/many-errors.toml"))
+        .expect_err("fixture should be invalid");
     let rendered = render_errors(&errors);
-    assert!(rendered.contains("4 | evaluation_interval = \"15\""), "{rendered}");
-    assert!(rendered.contains("\n  |                       ^\n"), "{rendered}");
+    assert!(
+        rendered.contains("4 | evaluation_interval = \"15\""),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("\n  |                       ^\n"),
+        "{rendered}"
+    );
     assert!(
         rendered.ends_with("19 errors in tests/fixtures/config/many-errors.toml, tests/fixtures/config/many-errors-rules.toml\n"),
         "{rendered}"
@@ -355,22 +397,38 @@ fn unknown_key_suggests_closest() {
     let error = only(main_errors(&format!("{TARGET}timout = \"5s\"\n")));
     assert_eq!(position(&error), (4, 1));
     assert!(error.message.contains("\"timout\""), "{}", error.message);
-    assert!(error.message.contains("did you mean \"timeout\"?"), "{}", error.message);
-    assert!(error.message.contains("allowed keys are name, url, labels"), "{}", error.message);
+    assert!(
+        error.message.contains("did you mean \"timeout\"?"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("allowed keys are name, url, labels"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn unknown_rule_key_is_reported() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nsevere = { above = 1 }\nred = { above = 1 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nsevere = { above = 1 }\nred = { above = 1 }\n",
+    ));
     assert_eq!(position(&error), (4, 1));
     assert!(error.message.contains("\"severe\""), "{}", error.message);
 }
 
 #[test]
 fn missing_required_key_points_at_table() {
-    let error = only(main_errors("[[target]]\nurl = \"http://127.0.0.1:8080/metrics\"\n"));
+    let error = only(main_errors(
+        "[[target]]\nurl = \"http://127.0.0.1:8080/metrics\"\n",
+    ));
     assert_eq!(position(&error), (1, 1));
-    assert!(error.message.contains("missing required key \"name\""), "{}", error.message);
+    assert!(
+        error.message.contains("missing required key \"name\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -389,37 +447,59 @@ fn config_without_target_is_reported() {
 
 #[test]
 fn wrong_type_quotes_value() {
-    let error = only(main_errors(&format!("[global]\nscrape_interval = 15\n{TARGET}")));
+    let error = only(main_errors(&format!(
+        "[global]\nscrape_interval = 15\n{TARGET}"
+    )));
     assert_eq!(position(&error), (2, 19));
-    assert!(error.message.contains("found integer 15"), "{}", error.message);
+    assert!(
+        error.message.contains("found integer 15"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn wrong_threshold_type_quotes_value() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = \"high\" }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = \"high\" }\n",
+    ));
     assert_eq!(position(&error), (4, 17));
     assert!(error.message.contains("\"high\""), "{}", error.message);
 }
 
 #[test]
 fn bad_duration_quotes_value() {
-    let error = only(main_errors(&format!("[global]\nscrape_interval = \"1.5m\"\n{TARGET}")));
+    let error = only(main_errors(&format!(
+        "[global]\nscrape_interval = \"1.5m\"\n{TARGET}"
+    )));
     assert_eq!(position(&error), (2, 19));
     assert!(error.message.contains("\"1.5m\""), "{}", error.message);
 }
 
 #[test]
 fn zero_interval_is_rejected() {
-    let error = only(main_errors(&format!("[global]\nscrape_interval = \"0s\"\n{TARGET}")));
+    let error = only(main_errors(&format!(
+        "[global]\nscrape_interval = \"0s\"\n{TARGET}"
+    )));
     assert_eq!(position(&error), (2, 19));
-    assert!(error.message.contains("\"scrape_interval\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"scrape_interval\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn bad_size_quotes_value() {
-    let error = only(main_errors(&format!("{TARGET}body_size_limit = \"16 megabytes\"\n")));
+    let error = only(main_errors(&format!(
+        "{TARGET}body_size_limit = \"16 megabytes\"\n"
+    )));
     assert_eq!(position(&error), (4, 19));
-    assert!(error.message.contains("\"16 megabytes\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"16 megabytes\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -433,56 +513,104 @@ fn timeout_above_interval_is_rejected() {
 fn tiers_out_of_order_above() {
     let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nyellow = { above = 5 }\nred = { above = 9 }\nemergency = { above = 7 }\n"));
     assert_eq!(position(&error), (6, 23));
-    assert!(error.message.contains("trigger 7 must be greater than tier \"red\" trigger 9"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .contains("trigger 7 must be greater than tier \"red\" trigger 9"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn tiers_out_of_order_below() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'free'\nyellow = { below = 5 }\nred = { below = 9 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'free'\nyellow = { below = 5 }\nred = { below = 9 }\n",
+    ));
     assert_eq!(position(&error), (5, 17));
-    assert!(error.message.contains("trigger 9 must be less than"), "{}", error.message);
+    assert!(
+        error.message.contains("trigger 9 must be less than"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn mixed_directions_are_rejected() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nyellow = { above = 1 }\nred = { below = 0 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nyellow = { above = 1 }\nred = { below = 0 }\n",
+    ));
     assert_eq!(position(&error), (5, 17));
-    assert!(error.message.contains("tier \"red\" uses \"below\""), "{}", error.message);
+    assert!(
+        error.message.contains("tier \"red\" uses \"below\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn above_and_below_in_one_tier_are_rejected() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 1, below = 0 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 1, below = 0 }\n",
+    ));
     assert_eq!(position(&error), (4, 28));
-    assert!(error.message.contains("both \"above\" and \"below\""), "{}", error.message);
+    assert!(
+        error.message.contains("both \"above\" and \"below\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn clear_on_wrong_side_above() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 10, clear_below = 12 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 10, clear_below = 12 }\n",
+    ));
     assert_eq!(position(&error), (4, 35));
-    assert!(error.message.contains("clear_below = 12"), "{}", error.message);
+    assert!(
+        error.message.contains("clear_below = 12"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn clear_on_wrong_side_below() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'free'\nred = { below = 10, clear_above = 8 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'free'\nred = { below = 10, clear_above = 8 }\n",
+    ));
     assert_eq!(position(&error), (4, 35));
-    assert!(error.message.contains("clear_above = 8"), "{}", error.message);
+    assert!(
+        error.message.contains("clear_above = 8"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn clear_key_of_other_direction_is_rejected() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 10, clear_above = 8 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 10, clear_above = 8 }\n",
+    ));
     assert_eq!(position(&error), (4, 21));
-    assert!(error.message.contains("use \"clear_below\""), "{}", error.message);
+    assert!(
+        error.message.contains("use \"clear_below\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn unparsable_promql_quotes_expression() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'rate(x[1m]'\nred = { above = 1 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'rate(x[1m]'\nred = { above = 1 }\n",
+    ));
     assert_eq!(position(&error), (3, 8));
-    assert!(error.message.contains("\"rate(x[1m]\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"rate(x[1m]\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -490,22 +618,37 @@ fn unknown_receiver_in_route() {
     let text = format!("{TARGET}[[receiver]]\nname = \"pager\"\nkind = \"stdout\"\n\n[[route]]\nreceivers = [\"pagr\"]\n");
     let error = only(main_errors(&text));
     assert_eq!(position(&error), (9, 14));
-    assert!(error.message.contains("unknown receiver \"pagr\""), "{}", error.message);
-    assert!(error.message.contains("did you mean \"pager\"?"), "{}", error.message);
+    assert!(
+        error.message.contains("unknown receiver \"pagr\""),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("did you mean \"pager\"?"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn duplicate_rule_name_in_file() {
     let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 1 }\n\n[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 1 }\n"));
     assert_eq!(position(&error), (7, 8));
-    assert!(error.message.contains("duplicate rule name \"r\""), "{}", error.message);
+    assert!(
+        error.message.contains("duplicate rule name \"r\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn duplicate_rule_name_across_files() {
     let rule = "[[rule]]\nname = \"Same\"\nexpr = 'up'\nred = { above = 1 }\n";
     let folder = Folder::new(&[
-        ("andon.toml", &format!("[global]\nrule_files = [\"a.toml\", \"b.toml\"]\n{TARGET}")),
+        (
+            "andon.toml",
+            &format!("[global]\nrule_files = [\"a.toml\", \"b.toml\"]\n{TARGET}"),
+        ),
         ("a.toml", rule),
         ("b.toml", &format!("# second file\n{rule}")),
     ]);
@@ -519,7 +662,11 @@ fn duplicate_rule_name_across_files() {
 fn duplicate_target_name() {
     let error = only(main_errors(&format!("{TARGET}\n{TARGET}")));
     assert_eq!(position(&error), (6, 8));
-    assert!(error.message.contains("duplicate target name \"api\""), "{}", error.message);
+    assert!(
+        error.message.contains("duplicate target name \"api\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -527,28 +674,50 @@ fn duplicate_receiver_name() {
     let receiver = "[[receiver]]\nname = \"log\"\nkind = \"stdout\"\n";
     let error = only(main_errors(&format!("{TARGET}{receiver}{receiver}")));
     assert_eq!(position(&error), (8, 8));
-    assert!(error.message.contains("duplicate receiver name \"log\""), "{}", error.message);
+    assert!(
+        error.message.contains("duplicate receiver name \"log\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn rule_without_tier() {
-    let error = only(rule_errors("# comment\n[[rule]]\nname = \"r\"\nexpr = 'up'\n"));
+    let error = only(rule_errors(
+        "# comment\n[[rule]]\nname = \"r\"\nexpr = 'up'\n",
+    ));
     assert_eq!(position(&error), (2, 1));
-    assert!(error.message.contains("rule \"r\" has no tier"), "{}", error.message);
+    assert!(
+        error.message.contains("rule \"r\" has no tier"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn invalid_url_quotes_value() {
-    let error = only(main_errors("[[target]]\nname = \"api\"\nurl = \"ftp://127.0.0.1/metrics\"\n"));
+    let error = only(main_errors(
+        "[[target]]\nname = \"api\"\nurl = \"ftp://127.0.0.1/metrics\"\n",
+    ));
     assert_eq!(position(&error), (3, 7));
-    assert!(error.message.contains("\"ftp://127.0.0.1/metrics\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"ftp://127.0.0.1/metrics\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
 fn missing_rule_file_points_at_entry() {
-    let error = only(main_errors(&format!("[global]\nrule_files = [\"rules/none.toml\"]\n{TARGET}")));
+    let error = only(main_errors(&format!(
+        "[global]\nrule_files = [\"rules/none.toml\"]\n{TARGET}"
+    )));
     assert_eq!(position(&error), (2, 15));
-    assert!(error.message.contains("\"rules/none.toml\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"rules/none.toml\""),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -556,7 +725,13 @@ fn unset_env_variable_is_named() {
     let text = format!("{TARGET}[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:1/x\"\nheaders = {{ Authorization = \"Bearer ${{ANDON_TEST_VARIABLE_NEVER_SET}}\" }}\n");
     let error = only(main_errors(&text));
     assert_eq!(position(&error), (8, 29));
-    assert!(error.message.contains("\"ANDON_TEST_VARIABLE_NEVER_SET\" is not set"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .contains("\"ANDON_TEST_VARIABLE_NEVER_SET\" is not set"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -570,27 +745,42 @@ fn header_error_hides_secret_value() {
     ]);
     let error = only(folder.load().expect_err("config should be invalid").0);
     assert_eq!(position(&error), (8, 16));
-    assert!(error.message.contains("\"Bad Header\""), "{}", error.message);
+    assert!(
+        error.message.contains("\"Bad Header\""),
+        "{}",
+        error.message
+    );
     assert!(!error.message.contains("s3cret"), "{}", error.message);
 }
 
 #[test]
 fn bad_on_missing_quotes_value() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\non_missing = \"ignore\"\nred = { above = 1 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\non_missing = \"ignore\"\nred = { above = 1 }\n",
+    ));
     assert_eq!(position(&error), (4, 14));
     assert!(error.message.contains("\"ignore\""), "{}", error.message);
 }
 
 #[test]
 fn bad_hysteresis_quotes_value() {
-    let error = only(rule_errors("[[rule]]\nname = \"r\"\nexpr = 'up'\nhysteresis = \"ten%\"\nred = { above = 1 }\n"));
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nhysteresis = \"ten%\"\nred = { above = 1 }\n",
+    ));
     assert_eq!(position(&error), (4, 14));
     assert!(error.message.contains("\"ten%\""), "{}", error.message);
 }
 
 #[test]
 fn unreadable_config_has_no_position() {
-    let error = only(load(Path::new("tests/fixtures/config/does-not-exist.toml")).expect_err("missing file").0);
-    assert_eq!(error.to_string().split(':').next(), Some("tests/fixtures/config/does-not-exist.toml"));
+    let error = only(
+        load(Path::new("tests/fixtures/config/does-not-exist.toml"))
+            .expect_err("missing file")
+            .0,
+    );
+    assert_eq!(
+        error.to_string().split(':').next(),
+        Some("tests/fixtures/config/does-not-exist.toml")
+    );
     assert_eq!(position(&error), (0, 0));
 }

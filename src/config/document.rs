@@ -76,7 +76,7 @@ pub(crate) struct Section<'a> {
     /// Byte offset of the table's header or opening brace; errors about a
     /// missing key point here.
     pub start: usize,
-    /// How messages name the table, for example `[global]`.
+    /// The table's name in messages, for example `[global]`.
     pub title: &'a str,
 }
 

@@ -167,7 +167,7 @@ pub(crate) fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, C
     })
 }
 
-/// Where a rule's name is, for duplicate reports across files.
+/// The position of a rule's name, for duplicate reports across files.
 struct Position {
     file: String,
     line: usize,

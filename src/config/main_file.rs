@@ -337,7 +337,7 @@ fn target(
     ))
 }
 
-/// The `instance` label Prometheus gives a target: host and port.
+/// Returns the `instance` label Prometheus gives a target: host and port.
 fn instance_of(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port_or_known_default() {
@@ -502,8 +502,8 @@ fn webhook_url(
             check_url(checker, &raw, start, "url").map(|_| raw)
         }
         (Some((raw, start)), None) => match expand_env(&raw, env) {
-            // The expanded URL may hold a secret, so the message quotes only
-            // what the file says.
+            // The expanded URL may contain a secret, so the message quotes
+            // only the URL as written in the file.
             Ok(url) => match parse_http_url(&url) {
                 Ok(_) => Some(url),
                 Err(problem) => {

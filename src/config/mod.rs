@@ -6,13 +6,13 @@
 //!
 //! # `andon.toml`
 //!
-//! - `[global]`: `scrape_interval` (default 15s), `evaluation_interval`
-//!   (default: the scrape interval), `scrape_timeout` (default 10s, capped
-//!   at the scrape interval; an explicit longer value is an error),
-//!   `body_size_limit` (default "16MiB"), `listen` (default
-//!   "127.0.0.1:9799"), `external_url` (default `http://` + listen),
-//!   `target_down_after` (default 30s) and `rule_files`, resolved against
-//!   the config file's folder.
+//! - `[global]`: every key is optional. `scrape_interval` defaults to 15s
+//!   and `evaluation_interval` to the scrape interval. `scrape_timeout`
+//!   defaults to 10s, capped at the scrape interval, and an explicit longer
+//!   value is an error. `body_size_limit` defaults to "16MiB", `listen` to
+//!   "127.0.0.1:9799", `external_url` to `http://` and the listen address,
+//!   and `target_down_after` to 30s. `rule_files` are resolved against the
+//!   config file's folder.
 //! - `[[target]]`: `name` and `url` are required; `labels`, `timeout`,
 //!   `body_size_limit` and `fallback_format` ("text" or "openmetrics",
 //!   default "text") are optional. `instance` defaults to the URL's host

@@ -39,7 +39,7 @@ fn source_line(text: &str, line: usize) -> Option<&str> {
     text.lines().nth(index)
 }
 
-/// The gutter, the line and a caret. The caret's padding copies tabs from
+/// Formats the gutter, the line and a caret. The caret's padding copies tabs from
 /// the line so it lines up in any tab width.
 fn snippet(line: &str, number: usize, column: usize) -> String {
     let gutter = " ".repeat(number.to_string().len());

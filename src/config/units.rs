@@ -16,7 +16,7 @@ const DURATION_UNITS: [(&str, u64); 7] = [
 
 /// Parses a Prometheus-style duration: "500ms", "15s", "1m30s", "2h", "1d".
 /// Units must appear from largest to smallest, each at most once; "0" alone
-/// is zero. The error says what is wrong, without the input.
+/// is zero. The error describes the problem; the caller quotes the input.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
