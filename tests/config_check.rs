@@ -784,3 +784,32 @@ fn unreadable_config_has_no_position() {
     );
     assert_eq!(position(&error), (0, 0));
 }
+
+// Robustness: no input makes the loader panic.
+
+proptest::proptest! {
+    #[test]
+    fn edited_rule_file_never_panics(cut in 0usize..4000, insert in "[ -~\\n\u{e9}]{0,12}") {
+        let text = std::fs::read_to_string("rules/erlmcp.toml").expect("read rules/erlmcp.toml");
+        let mut at = cut.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let edited = format!("{}{insert}{}", &text[..at], &text[at..]);
+        let _ = load_rules_str(Path::new("rules.toml"), &edited);
+    }
+
+    #[test]
+    fn edited_config_never_panics(cut in 0usize..3000, insert in "[ -~\\n]{0,12}") {
+        let text = std::fs::read_to_string("examples/andon.toml").expect("read examples/andon.toml");
+        let mut at = cut.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let edited = format!("{}{insert}{}", &text[..at], &text[at..]);
+        let folder = Folder::new(&[("andon.toml", &edited)]);
+        if let Err(errors) = folder.load() {
+            let _ = render_errors(&errors);
+        }
+    }
+}
