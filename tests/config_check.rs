@@ -410,6 +410,41 @@ fn unknown_key_suggests_closest() {
 }
 
 #[test]
+fn global_key_at_top_level_is_reported() {
+    let error = only(main_errors(&format!("rule_files = []\n{TARGET}")));
+    assert_eq!(position(&error), (1, 1));
+    assert!(
+        error.message.contains("\"rule_files\" belongs in [global]"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn rule_in_main_file_is_reported() {
+    let error = only(main_errors(&format!("{TARGET}[[rule]]\nname = \"r\"\n")));
+    assert_eq!(position(&error), (4, 3));
+    assert!(
+        error.message.contains("belong in a rule file"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn swapped_letters_get_suggestion() {
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nred = { above = 1, fro = \"5s\" }\n",
+    ));
+    assert_eq!(position(&error), (4, 20));
+    assert!(
+        error.message.contains("did you mean \"for\"?"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
 fn unknown_rule_key_is_reported() {
     let error = only(rule_errors(
         "[[rule]]\nname = \"r\"\nexpr = 'up'\nsevere = { above = 1 }\nred = { above = 1 }\n",

@@ -126,23 +126,27 @@ impl<'s> Checker<'s> {
     /// closest allowed key as a suggestion.
     pub fn check_keys(&mut self, section: Section<'_>, allowed: &[&str]) {
         for (name, _) in section.table.iter() {
-            if allowed.contains(&name) {
-                continue;
+            if !allowed.contains(&name) {
+                self.unknown_key(section, name, allowed);
             }
-            let start = key_start(section.table, name).unwrap_or(section.start);
-            let hint = match closest(name, allowed) {
-                Some(best) => format!("did you mean \"{best}\"? "),
-                None => String::new(),
-            };
-            self.error_at(
-                start,
-                format!(
-                    "unknown key \"{name}\" in {}: {hint}allowed keys are {}",
-                    section.title,
-                    allowed.join(", ")
-                ),
-            );
         }
+    }
+
+    /// Reports the key `name` of `section` as unknown.
+    pub fn unknown_key(&mut self, section: Section<'_>, name: &str, allowed: &[&str]) {
+        let start = key_start(section.table, name).unwrap_or(section.start);
+        let hint = match closest(name, allowed) {
+            Some(best) => format!("did you mean \"{best}\"? "),
+            None => String::new(),
+        };
+        self.error_at(
+            start,
+            format!(
+                "unknown key \"{name}\" in {}: {hint}allowed keys are {}",
+                section.title,
+                allowed.join(", ")
+            ),
+        );
     }
 
     /// Returns the field `name` of `section`, if present.
@@ -481,21 +485,33 @@ pub(crate) fn closest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance in characters.
+/// Edit distance in characters where swapping two neighbours counts as one
+/// edit (optimal string alignment), since "abvoe" is a typo of "above".
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            let deletion = previous[j + 1] + 1;
-            let insertion = current[j] + 1;
-            current.push(substitution.min(deletion).min(insertion));
-        }
-        previous = current;
+    // rows[i][j] is the distance between the first i chars of a and the
+    // first j chars of b.
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
     }
-    previous[b.len()]
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -536,5 +552,10 @@ mod tests {
     #[test]
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn edit_distance_counts_swap_as_one() {
+        assert_eq!(edit_distance("abvoe", "above"), 1);
     }
 }

@@ -73,7 +73,7 @@ pub(crate) fn check_main(
     dir: &Path,
     env: EnvLookup<'_>,
 ) -> MainFile {
-    checker.check_keys(root, ROOT_KEYS);
+    check_root_keys(checker, root);
     let (global, rule_files) = global(checker, root);
 
     let target_sections = checker.tables(root, "target", "[[target]]");
@@ -119,6 +119,33 @@ pub(crate) fn check_main(
         receivers,
         routes,
         rule_files,
+    }
+}
+
+/// Reports unknown top-level keys, with a precise hint for the two common
+/// misplacements: a `[global]` key above the `[global]` header, and rules
+/// written into the main file.
+fn check_root_keys(checker: &mut Checker<'_>, root: Section<'_>) {
+    for (name, _) in root.table.iter() {
+        if ROOT_KEYS.contains(&name) {
+            continue;
+        }
+        let Some(field) = checker.field(root, name) else {
+            continue;
+        };
+        if GLOBAL_KEYS.contains(&name) {
+            checker.error_at(
+                field.key_start,
+                format!("\"{name}\" belongs in [global]: move it below the [global] header"),
+            );
+        } else if name == "rule" {
+            checker.error_at(
+                field.key_start,
+                "[[rule]] sections belong in a rule file: move them to one and list it in [global] rule_files",
+            );
+        } else {
+            checker.unknown_key(root, name, ROOT_KEYS);
+        }
     }
 }
 
