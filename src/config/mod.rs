@@ -2,10 +2,68 @@
 //!
 //! `load` reads every file, collects every error with its file, line and
 //! column, and returns either a complete [`Config`] or all the errors.
+//! `examples/andon.toml` and `rules/erlmcp.toml` show every key in use.
+//!
+//! # `andon.toml`
+//!
+//! - `[global]`: every key is optional. `scrape_interval` defaults to 15s
+//!   and `evaluation_interval` to the scrape interval. `scrape_timeout`
+//!   defaults to 10s, capped at the scrape interval, and an explicit longer
+//!   value is an error. `body_size_limit` defaults to "16MiB", `listen` to
+//!   "127.0.0.1:9071", `external_url` to `http://` and the listen address,
+//!   and `target_down_after` to 30s. `rule_files` are resolved against the
+//!   config file's folder.
+//! - `[[target]]`: `name` and `url` are required; `labels`, `timeout`,
+//!   `body_size_limit` and `fallback_format` ("text" or "openmetrics",
+//!   default "text") are optional. `instance` defaults to the URL's host
+//!   and port; `job` is the target's name and cannot be set as a label.
+//! - `[[receiver]]`: `name` and `kind`. A `kind = "webhook"` receiver takes
+//!   `url` or `url_file`, `headers`, `headers_file` and `timeout` (default
+//!   10s). `${NAME}` in `url` and header values reads an environment
+//!   variable. `url_file` holds the URL, and `headers_file` holds one
+//!   `Name: value` line per header; both are relative to the config file's
+//!   folder. `kind = "stdout"` takes no other keys.
+//! - `[[route]]`: `receivers` is required; `tiers` (default: all) and
+//!   `matchers` (label equality, `alertname` is the rule name) are optional.
+//!
+//! # Rule files
+//!
+//! An optional `[defaults]` table sets `for`, `clear_for`, `hysteresis`,
+//! `on_missing`, `missing_for` and `flap` for every rule of the file. A
+//! `[[rule]]` takes `name`, `expr` (PromQL), `unit`, `summary`, `labels`,
+//! the same settings as `[defaults]`, and at least one of the tiers
+//! `yellow`, `red`, `emergency`, each `{ above = X, clear_below = Y, for =
+//! ".." }` or `{ below = X, clear_above = Y, for = ".." }`.
+//!
+//! Defaults, from the rule, then the file's `[defaults]`, then built in:
+//! `for` 0s; `clear_for` 60s ([`DEFAULT_CLEAR_FOR`]); `missing_for` 5m;
+//! `on_missing` "hold"; no flap detection. A tier's `for` defaults to the
+//! rule's. Its clear threshold defaults to the trigger minus `hysteresis`
+//! (plus, for `below` tiers), where `hysteresis` is an absolute number or a
+//! string percent of the trigger such as "10%"; without one, clear equals
+//! the trigger.
+//!
+//! Durations are Prometheus-style strings ("500ms", "15s", "1m30s", "2h",
+//! "1d"). Sizes are bytes or strings with B, KB, MB, GB (powers of 1000) or
+//! KiB, MiB, GiB (powers of 1024).
 
+mod document;
 mod load;
+mod main_file;
+mod render;
+mod rule_file;
+mod secrets;
+mod units;
 
-pub use load::{load, load_rules_str, render_errors, ConfigError, ConfigErrors};
+pub use load::{check, load, load_rules_str, CheckSummary, ConfigError, ConfigErrors};
+pub use main_file::{
+    DEFAULT_LINE_SIZE_LIMIT,
+    DEFAULT_BODY_SIZE_LIMIT, DEFAULT_LISTEN, DEFAULT_SCRAPE_INTERVAL, DEFAULT_SCRAPE_TIMEOUT,
+    DEFAULT_TARGET_DOWN_AFTER, DEFAULT_WEBHOOK_TIMEOUT,
+};
+pub use render::{render_errors, render_errors_with};
+pub use rule_file::{DEFAULT_CLEAR_FOR, DEFAULT_MISSING_FOR};
+pub use units::{parse_duration, parse_size};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,7 +97,7 @@ pub struct Global {
     pub scrape_timeout: Duration,
     /// Default maximum size of a decoded scrape body, in bytes. Default 16 MiB.
     pub body_size_limit: u64,
-    /// Address of andon's own HTTP server. Default `127.0.0.1:9799`.
+    /// Address of andon's own HTTP server. Default `127.0.0.1:9071`.
     pub listen: String,
     /// Base URL of this andon, sent as `externalURL` in webhook payloads.
     pub external_url: String,
@@ -157,6 +215,7 @@ pub struct Rule {
     /// Tiers present in this rule, ordered from lowest (yellow) to highest.
     pub tiers: Vec<TierSpec>,
     /// How long the clear condition must hold before leaving a tier.
+    /// Default: the rule file's `[defaults]`, else [`DEFAULT_CLEAR_FOR`].
     pub clear_for: Duration,
     pub on_missing: OnMissing,
     pub missing_for: Duration,
