@@ -204,4 +204,6 @@ impl<'a> Visitor<'a> for ReportBuilder {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

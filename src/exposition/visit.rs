@@ -231,6 +231,12 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let at_start = |message: String| LineError { offset: 0, message };
         let resolved = self.families.resolve(parsed.name, &mut self.family_errors).map_err(at_start)?;
         let bound = canonicalize_bound(&mut self.labels, resolved, self.format);
+        if let Some(label) = self.labels.iter().find(|l| l.name == crate::labels::METRIC_NAME) {
+            return Err(LineError {
+                offset: label.offset,
+                message: format!("label \"{}\" repeats the metric name", label.name),
+            });
+        }
         sort_and_check_unique(&mut self.labels)?;
         sort_and_check_unique(&mut self.exemplar_labels)?;
         if self.format == Format::OpenMetrics {
