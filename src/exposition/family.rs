@@ -152,12 +152,16 @@ impl Family {
     }
 
     fn owns(&self, sample_name: &str, format: Format) -> Option<Resolved> {
-        let rest = sample_name.strip_prefix(self.name.as_str())?;
-        let suffixes = self.kind.suffixes(format);
-        suffixes
-            .iter()
-            .find(|s| **s == rest)
-            .map(|suffix| Resolved { kind: self.kind, suffix })
+        // Compare lengths first: most names differ in length from every
+        // sample name of the family, which makes the common miss cheap.
+        let extra = sample_name.len().checked_sub(self.name.len())?;
+        let mut candidates = self.kind.suffixes(format).iter().filter(|s| s.len() == extra).peekable();
+        candidates.peek()?;
+        let (base, rest) = sample_name.split_at_checked(self.name.len())?;
+        if base != self.name {
+            return None;
+        }
+        candidates.find(|s| **s == rest).map(|suffix| Resolved { kind: self.kind, suffix })
     }
 }
 
@@ -244,7 +248,15 @@ impl Families {
     pub fn metadata(&mut self, name: &str, meta: Meta<'_>, errors: &mut Vec<FamilyError>) -> Result<(), String> {
         if self.format == Format::Text {
             if let Meta::Type(kind) = meta {
-                self.current = Some(Family { kind, ..Family::new(name) });
+                // Reuse the name buffer: text bodies have a TYPE line per family.
+                match self.current.as_mut() {
+                    Some(family) => {
+                        family.name.clear();
+                        family.name.push_str(name);
+                        family.kind = kind;
+                    }
+                    None => self.current = Some(Family { kind, ..Family::new(name) }),
+                }
             }
             return Ok(());
         }

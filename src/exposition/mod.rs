@@ -109,7 +109,8 @@ pub struct ParseReport {
     /// `_created` samples, folded into their counter, histogram or summary
     /// family instead of becoming series.
     pub created: usize,
-    /// `# HELP`, `# TYPE` and `# UNIT` of each family, in body order.
+    /// `# HELP`, `# TYPE` and `# UNIT` of each family that has a kept
+    /// sample, in body order.
     pub families: Vec<FamilyMetadata>,
 }
 
@@ -128,7 +129,7 @@ pub struct FamilyMetadata {
 
 /// Parses `body`, keeping only samples whose metric name `keep` accepts.
 pub fn parse(body: &[u8], format: Format, keep: &dyn Fn(&str) -> bool) -> ParseReport {
-    let mut builder = ReportBuilder { format, report: ParseReport::default() };
+    let mut builder = ReportBuilder { format, report: ParseReport::default(), pending: None };
     let summary = visit(body, format, keep, &mut builder);
     let mut report = builder.report;
     report.errors = summary.errors;
@@ -146,30 +147,93 @@ pub fn unescape_help(text: &str, format: Format) -> String {
 
 /// Builds an owned label set from a sample's borrowed name and labels.
 pub fn owned_labels(name: &str, labels: &[LabelRef<'_>]) -> Labels {
-    Labels::from_pairs(
-        std::iter::once((METRIC_NAME.to_string(), name.to_string()))
-            .chain(labels.iter().map(|l| (l.name.to_string(), l.value.to_cow().into_owned()))),
-    )
+    let mut pairs = Vec::with_capacity(labels.len() + 1);
+    let mut name_written = false;
+    for label in labels {
+        // The visitor hands labels sorted by name, so `__name__` goes in
+        // before the first label that sorts after it.
+        if !name_written && label.name > METRIC_NAME {
+            pairs.push((METRIC_NAME.to_string(), name.to_string()));
+            name_written = true;
+        }
+        pairs.push((label.name.to_string(), label.value.to_cow().into_owned()));
+    }
+    if !name_written {
+        pairs.push((METRIC_NAME.to_string(), name.to_string()));
+    }
+    Labels::from_sorted_pairs(pairs)
 }
 
-struct ReportBuilder {
+/// The metadata lines of the family being read, kept borrowed until one of
+/// its samples is kept, so that families that `keep` filters out cost no
+/// allocation.
+struct PendingFamily<'a> {
+    name: &'a str,
+    help: Option<&'a str>,
+    metric_type: Option<MetricType>,
+    unit: Option<&'a str>,
+    recorded: bool,
+}
+
+struct ReportBuilder<'a> {
     format: Format,
     report: ParseReport,
+    pending: Option<PendingFamily<'a>>,
 }
 
-impl ReportBuilder {
-    fn family(&mut self, name: &str) -> &mut FamilyMetadata {
-        let families = &mut self.report.families;
-        if families.last().is_none_or(|f| f.name != name) {
-            families.push(FamilyMetadata { name: name.to_string(), ..FamilyMetadata::default() });
+impl<'a> ReportBuilder<'a> {
+    fn pending(&mut self, name: &'a str) -> &mut PendingFamily<'a> {
+        if self.pending.as_ref().is_some_and(|p| p.name != name) {
+            self.pending = None;
         }
-        let last = families.len() - 1;
-        &mut families[last]
+        self.pending.get_or_insert_with(|| PendingFamily {
+            name,
+            help: None,
+            metric_type: None,
+            unit: None,
+            recorded: false,
+        })
+    }
+
+    /// Adds the pending family to the report when `sample_name` is one of
+    /// its samples; returns whether the report's last family is it.
+    fn record_family_of(&mut self, sample_name: &str) -> bool {
+        let Some(pending) = self.pending.as_mut() else {
+            return false;
+        };
+        const SAMPLE_SUFFIXES: [&str; 9] =
+            ["", "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"];
+        let owned = sample_name.strip_prefix(pending.name).is_some_and(|rest| SAMPLE_SUFFIXES.contains(&rest));
+        if !owned {
+            return false;
+        }
+        if !pending.recorded {
+            pending.recorded = true;
+            let metadata = FamilyMetadata {
+                name: pending.name.to_string(),
+                metric_type: pending.metric_type,
+                help: pending.help.map(|text| unescape_help(text, self.format)),
+                unit: pending.unit.map(str::to_string),
+                created_seconds: None,
+            };
+            self.report.families.push(metadata);
+        }
+        true
+    }
+
+    /// Applies a metadata line that follows samples already recorded.
+    fn update_recorded(&mut self, name: &str, apply: impl FnOnce(&mut FamilyMetadata)) {
+        if let Some(last) = self.report.families.last_mut().filter(|f| f.name == name) {
+            if self.pending.as_ref().is_some_and(|p| p.recorded && p.name == name) {
+                apply(last);
+            }
+        }
     }
 }
 
-impl<'a> Visitor<'a> for ReportBuilder {
+impl<'a> Visitor<'a> for ReportBuilder<'a> {
     fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+        self.record_family_of(sample.name);
         self.report.samples.push(Sample {
             labels: owned_labels(sample.name, sample.labels),
             value: sample.value,
@@ -183,22 +247,26 @@ impl<'a> Visitor<'a> for ReportBuilder {
     }
 
     fn help(&mut self, name: &'a str, text: &'a str) {
-        let help = unescape_help(text, self.format);
-        self.family(name).help = Some(help);
+        self.pending(name).help = Some(text);
+        let format = self.format;
+        self.update_recorded(name, |f| f.help = Some(unescape_help(text, format)));
     }
 
     fn metric_type(&mut self, name: &'a str, kind: MetricType) {
-        self.family(name).metric_type = Some(kind);
+        self.pending(name).metric_type = Some(kind);
+        self.update_recorded(name, |f| f.metric_type = Some(kind));
     }
 
     fn unit(&mut self, name: &'a str, unit: &'a str) {
-        self.family(name).unit = Some(unit.to_string());
+        self.pending(name).unit = Some(unit);
+        self.update_recorded(name, |f| f.unit = Some(unit.to_string()));
     }
 
     fn created(&mut self, sample: &SampleRef<'a, '_>) {
-        let family = sample.name.strip_suffix("_created").unwrap_or(sample.name);
-        if let Some(metadata) = self.report.families.iter_mut().rev().find(|f| f.name == family) {
-            metadata.created_seconds.get_or_insert(sample.value);
+        if self.record_family_of(sample.name) {
+            if let Some(family) = self.report.families.last_mut() {
+                family.created_seconds.get_or_insert(sample.value);
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! [`Visitor`] as borrowed data, with no heap allocation per valid sample.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::family::{Families, FamilyError, Meta, MetricType, Resolved, SampleFacts};
 use super::labels::{LabelRef, LabelValue};
@@ -80,7 +81,8 @@ where
         families: Families::new(format),
         labels: Vec::with_capacity(16),
         exemplar_labels: Vec::new(),
-        series: HashMap::new(),
+        series: HashMap::default(),
+        scratch: Vec::new(),
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
@@ -101,7 +103,9 @@ struct Reader<'a, K> {
     /// Every series met so far, keyed by a 128-bit hash of its name and
     /// labels. NOTE: two different series with the same 128-bit hash would
     /// be counted as one duplicate; at 2^-128 per pair this is ignored.
-    series: HashMap<u128, LastTimestamp>,
+    series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
+    /// Reused buffer for unescaping label values while hashing.
+    scratch: Vec<u8>,
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
@@ -161,7 +165,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         if line[0] != b'#' && self.skip_unwanted(line) {
             return false;
         }
-        let text = match std::str::from_utf8(line) {
+        let text = match line_to_str(line) {
             Ok(text) => text,
             Err(e) => {
                 self.error(number, skipped + e.valid_up_to() + 1, "invalid UTF-8".to_string());
@@ -261,7 +265,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             visitor.created(&sample);
             return Ok(());
         }
-        let key = series_hash(parsed.name, &self.labels);
+        let key = series_hash(parsed.name, &self.labels, &mut self.scratch);
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
         match self.series.get_mut(&key) {
             None => {
@@ -279,21 +283,35 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         Ok(())
     }
 
-    fn facts<'s>(&self, parsed: &SampleLine<'a>, resolved: Resolved, bound: Result<f64, &'s str>, line: usize) -> SampleFacts<'s> {
+    fn facts<'s>(&mut self, parsed: &SampleLine<'a>, resolved: Resolved, bound: Result<f64, &'s str>, line: usize) -> SampleFacts<'s> {
         let family_name = &parsed.name[..parsed.name.len() - resolved.suffix.len()];
         let exemplar_chars = parsed.exemplar.map(|_| {
             self.exemplar_labels.iter().map(|l| l.name.chars().count() + l.value.char_count()).sum()
         });
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let group_key = group_hash(&self.labels, resolved, family_name, &mut scratch);
+        self.scratch = scratch;
         SampleFacts {
             resolved,
             value: parsed.value,
             bound,
             has_state_label: self.labels.iter().any(|l| l.name == family_name),
             exemplar_chars,
-            group_key: group_hash(&self.labels, resolved, family_name),
+            group_key,
             line,
         }
     }
+}
+
+/// Converts a line to `&str`, checking the common all-ASCII case first
+/// because it is several times faster than full UTF-8 validation on short
+/// lines.
+fn line_to_str(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if line.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(line) });
+    }
+    std::str::from_utf8(line)
 }
 
 fn check_timestamp_order(last: LastTimestamp, current: LastTimestamp, offset: usize) -> Result<(), LineError> {
@@ -339,7 +357,7 @@ fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
     // linear here and needs no allocation.
     for i in 1..labels.len() {
         let mut j = i;
-        while j > 0 && labels[j - 1].name > labels[j].name {
+        while j > 0 && labels[j - 1].name.as_bytes() > labels[j].name.as_bytes() {
             labels.swap(j - 1, j);
             j -= 1;
         }
@@ -353,14 +371,11 @@ fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
     }
 }
 
-fn series_hash(name: &str, labels: &[LabelRef<'_>]) -> u128 {
+fn series_hash(name: &str, labels: &[LabelRef<'_>], scratch: &mut Vec<u8>) -> u128 {
     let mut hasher = SeriesHasher::new();
-    hasher.write(name.as_bytes());
+    hasher.write_field(name.as_bytes());
     for label in labels {
-        hasher.write(&[0xff]);
-        hasher.write(label.name.as_bytes());
-        hasher.write(&[0xfe]);
-        label.value.for_each_chunk(|chunk| hasher.write(chunk.as_bytes()));
+        hasher.write_label(label, scratch);
     }
     hasher.finish()
 }
@@ -368,7 +383,7 @@ fn series_hash(name: &str, labels: &[LabelRef<'_>]) -> u128 {
 /// Hashes the labels that identify a sample's group within its family:
 /// all labels except the bucket or quantile bound, all but the state label
 /// of a state set, and none for an info family.
-fn group_hash(labels: &[LabelRef<'_>], resolved: Resolved, family_name: &str) -> u64 {
+fn group_hash(labels: &[LabelRef<'_>], resolved: Resolved, family_name: &str, scratch: &mut Vec<u8>) -> u64 {
     let skipped = match resolved.kind {
         MetricType::Info => return 0,
         MetricType::StateSet => Some(family_name),
@@ -376,24 +391,18 @@ fn group_hash(labels: &[LabelRef<'_>], resolved: Resolved, family_name: &str) ->
     };
     let mut hasher = SeriesHasher::new();
     for label in labels.iter().filter(|l| Some(l.name) != skipped && !l.value.is_empty()) {
-        hasher.write(&[0xff]);
-        hasher.write(label.name.as_bytes());
-        hasher.write(&[0xfe]);
-        label.value.for_each_chunk(|chunk| hasher.write(chunk.as_bytes()));
+        hasher.write_label(label, scratch);
     }
     hasher.finish() as u64
 }
 
-/// A two-lane 128-bit hash over a byte stream, eight bytes at a time.
-/// The result depends only on the bytes written, not on how they were
-/// split into calls. Not for untrusted keys that an attacker could choose
-/// to collide; a collision only merges two series of one body.
+/// A two-lane 128-bit hash over a sequence of byte strings, eight bytes at
+/// a time; each string's length is mixed in, so field boundaries count.
+/// Not meant for keys that an attacker chooses to collide: a collision
+/// only merges two series of one body.
 struct SeriesHasher {
     a: u64,
     b: u64,
-    pending: u64,
-    pending_len: u32,
-    total: u64,
 }
 
 impl SeriesHasher {
@@ -401,7 +410,7 @@ impl SeriesHasher {
     const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
     fn new() -> Self {
-        SeriesHasher { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344, pending: 0, pending_len: 0, total: 0 }
+        SeriesHasher { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344 }
     }
 
     fn mix(&mut self, word: u64) {
@@ -409,42 +418,56 @@ impl SeriesHasher {
         self.b = (self.b ^ word.rotate_left(17)).wrapping_mul(Self::K2).rotate_left(27);
     }
 
-    fn write(&mut self, mut bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        while self.pending_len != 0 && !bytes.is_empty() {
-            self.push_byte(bytes[0]);
-            bytes = &bytes[1..];
-        }
+    fn write_field(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);
         for word in &mut words {
             let mut buf = [0u8; 8];
             buf.copy_from_slice(word);
             self.mix(u64::from_le_bytes(buf));
         }
-        for &b in words.remainder() {
-            self.push_byte(b);
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.mix(u64::from_le_bytes(tail));
+        self.mix(bytes.len() as u64);
+    }
+
+    /// Hashes a label's name and unescaped value.
+    fn write_label(&mut self, label: &LabelRef<'_>, scratch: &mut Vec<u8>) {
+        self.write_field(label.name.as_bytes());
+        match label.value {
+            LabelValue::Plain(text) => self.write_field(text.as_bytes()),
+            LabelValue::Canonical(number) => self.write_field(number.as_str().as_bytes()),
+            LabelValue::Escaped(_) => {
+                scratch.clear();
+                label.value.for_each_chunk(|chunk| scratch.extend_from_slice(chunk.as_bytes()));
+                self.write_field(scratch);
+            }
         }
     }
 
-    fn push_byte(&mut self, b: u8) {
-        self.pending |= u64::from(b) << (8 * self.pending_len);
-        self.pending_len += 1;
-        if self.pending_len == 8 {
-            let word = self.pending;
-            self.pending = 0;
-            self.pending_len = 0;
-            self.mix(word);
-        }
-    }
-
-    fn finish(mut self) -> u128 {
-        if self.pending_len != 0 {
-            let word = self.pending;
-            self.mix(word);
-        }
-        let total = self.total;
-        self.mix(total);
+    fn finish(self) -> u128 {
         (u128::from(fmix64(self.a)) << 64) | u128::from(fmix64(self.b ^ self.a.rotate_left(32)))
+    }
+}
+
+/// A map hasher for keys that are already hashes: it folds the 128-bit
+/// key to 64 bits instead of hashing it again.
+#[derive(Default)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(SeriesHasher::K1);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = (key as u64) ^ ((key >> 64) as u64);
     }
 }
 
@@ -462,13 +485,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn series_hash_ignores_chunk_boundaries() {
-        let mut whole = SeriesHasher::new();
-        whole.write(b"abcdefghijklmnopq");
-        let mut split = SeriesHasher::new();
-        split.write(b"abc");
-        split.write(b"defghijklm");
-        split.write(b"nopq");
-        assert_eq!(whole.finish(), split.finish());
+    fn series_hash_resolves_escapes() {
+        let mut scratch = Vec::new();
+        let escaped = [LabelRef { name: "a", value: LabelValue::Escaped(r#"x\"y"#), offset: 0 }];
+        let plain = [LabelRef { name: "a", value: LabelValue::Plain(r#"x\"y"#), offset: 0 }];
+        assert_ne!(series_hash("m", &escaped, &mut scratch), series_hash("m", &plain, &mut scratch));
+    }
+
+    #[test]
+    fn series_hash_separates_fields() {
+        let mut scratch = Vec::new();
+        let ab = [LabelRef { name: "ab", value: LabelValue::Plain("c"), offset: 0 }];
+        let a = [LabelRef { name: "a", value: LabelValue::Plain("bc"), offset: 0 }];
+        assert_ne!(series_hash("m", &ab, &mut scratch), series_hash("m", &a, &mut scratch));
     }
 }
