@@ -34,6 +34,18 @@ impl Labels {
         labels
     }
 
+    /// Builds a label set from pairs that are already sorted by name, with
+    /// unique names and no empty value, without re-sorting them. Pairs that
+    /// break this are sorted and merged as [`Labels::from_pairs`] does.
+    pub fn from_sorted_pairs(pairs: Vec<(String, String)>) -> Self {
+        let sorted = pairs.windows(2).all(|w| w[0].0 < w[1].0);
+        if sorted && pairs.iter().all(|(_, value)| !value.is_empty()) {
+            Labels(pairs)
+        } else {
+            Labels::from_pairs(pairs)
+        }
+    }
+
     /// Returns the value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
@@ -186,6 +198,13 @@ mod tests {
     fn from_pairs_sorts_and_replaces() {
         let labels = Labels::from_pairs([("b", "2"), ("a", "1"), ("b", "3")]);
         assert_eq!(labels.iter().collect::<Vec<_>>(), vec![("a", "1"), ("b", "3")]);
+    }
+
+    #[test]
+    fn from_sorted_pairs_sorts_unsorted_input() {
+        let pairs = vec![("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())];
+        let labels = Labels::from_sorted_pairs(pairs);
+        assert_eq!(labels.iter().collect::<Vec<_>>(), vec![("a", "1"), ("b", "2")]);
     }
 
     #[test]

@@ -1,0 +1,457 @@
+//! Splits one line of an exposition body into its tokens, with no heap
+//! allocation unless the line is invalid.
+
+use super::labels::{LabelRef, LabelValue};
+use super::number::{parse_real, parse_text_timestamp, parse_value, seconds_to_ms};
+use super::Format;
+
+/// A problem found in one line: 0-based byte offset and message.
+#[derive(Debug)]
+pub(crate) struct LineError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl LineError {
+    fn new(offset: usize, message: String) -> Self {
+        LineError { offset, message }
+    }
+}
+
+/// The timestamp as written: milliseconds in text 0.0.4, float seconds in
+/// OpenMetrics (kept as seconds so ordering checks see every digit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum RawTimestamp {
+    Millis(i64),
+    Seconds(f64),
+}
+
+impl RawTimestamp {
+    pub fn to_ms(self) -> i64 {
+        match self {
+            RawTimestamp::Millis(ms) => ms,
+            RawTimestamp::Seconds(s) => seconds_to_ms(s),
+        }
+    }
+
+    pub fn ordering_key(self) -> f64 {
+        match self {
+            RawTimestamp::Millis(ms) => ms as f64 / 1000.0,
+            RawTimestamp::Seconds(s) => s,
+        }
+    }
+}
+
+/// A parsed sample line; labels and exemplar labels live in buffers owned
+/// by the caller so they can be reused from line to line.
+#[derive(Debug)]
+pub(crate) struct SampleLine<'a> {
+    pub name: &'a str,
+    pub value: f64,
+    pub value_offset: usize,
+    pub timestamp: Option<RawTimestamp>,
+    pub exemplar: Option<ExemplarLine>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExemplarLine {
+    pub value: f64,
+    pub timestamp: Option<f64>,
+}
+
+/// Returns the length of the metric name at the start of `bytes`
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), 0 when there is none.
+pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
+    let len = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b':'))
+        .unwrap_or(bytes.len());
+    match bytes.first() {
+        Some(b) if b.is_ascii_digit() => 0,
+        _ => len,
+    }
+}
+
+fn label_name_len(bytes: &[u8]) -> usize {
+    let len = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or(bytes.len());
+    match bytes.first() {
+        Some(b) if b.is_ascii_digit() => 0,
+        _ => len,
+    }
+}
+
+/// Returns the token starting at `offset`: everything up to the next
+/// space, tab or label syntax character, at most 40 bytes, for quoting
+/// in an error message.
+pub(crate) fn token_at(line: &str, offset: usize) -> &str {
+    let rest = line.get(offset..).unwrap_or("");
+    let end = rest
+        .char_indices()
+        .find(|&(i, c)| matches!(c, ' ' | '\t' | ',' | '}' | '{' | '=') && i > 0 || i >= 40)
+        .map_or(rest.len(), |(i, _)| i);
+    &rest[..end]
+}
+
+/// Returns the largest char boundary of `text` that is at most `max`.
+fn char_boundary_at_most(text: &str, max: usize) -> usize {
+    (0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+}
+
+struct Cursor<'a> {
+    line: &'a str,
+    pos: usize,
+    format: Format,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.line.as_bytes().get(self.pos).copied()
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.line.as_bytes()[self.pos..]
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.line.len()
+    }
+
+    /// Skips spaces and tabs in text 0.0.4, where Prometheus allows them
+    /// between tokens; OpenMetrics allows none.
+    fn skip_optional_space(&mut self) {
+        if self.format == Format::Text {
+            while matches!(self.peek(), Some(b' ' | b'\t')) {
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// Consumes the separator between tokens: exactly one space in
+    /// OpenMetrics, one or more spaces or tabs in text 0.0.4. Returns
+    /// false when there is none.
+    fn separator(&mut self) -> bool {
+        match (self.format, self.peek()) {
+            (Format::OpenMetrics, Some(b' ')) => {
+                self.pos += 1;
+                true
+            }
+            (Format::Text, Some(b' ' | b'\t')) => {
+                self.skip_optional_space();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Returns the token up to the next separator or the end of the line.
+    fn token(&mut self) -> (usize, &'a str) {
+        let start = self.pos;
+        let len = self
+            .rest()
+            .iter()
+            .position(|&b| b == b' ' || (self.format == Format::Text && b == b'\t'))
+            .unwrap_or(self.rest().len());
+        self.pos += len;
+        (start, &self.line[start..self.pos])
+    }
+
+    fn error(&self, message: String) -> LineError {
+        LineError::new(self.pos, message)
+    }
+
+    fn quoted_token(&self) -> &'a str {
+        token_at(self.line, self.pos)
+    }
+}
+
+/// Parses a sample line, appending its labels to `labels` and its exemplar
+/// labels to `exemplar_labels` (both cleared first).
+pub(crate) fn parse_sample_line<'a>(
+    line: &'a str,
+    format: Format,
+    labels: &mut Vec<LabelRef<'a>>,
+    exemplar_labels: &mut Vec<LabelRef<'a>>,
+) -> Result<SampleLine<'a>, LineError> {
+    labels.clear();
+    exemplar_labels.clear();
+    let mut cursor = Cursor { line, pos: 0, format };
+    let name_len = metric_name_len(cursor.rest());
+    if name_len == 0 {
+        return Err(cursor.error(format!("invalid metric name \"{}\"", cursor.quoted_token())));
+    }
+    let name = &line[..name_len];
+    cursor.pos = name_len;
+    // Text 0.0.4 allows spaces between the name and the label set.
+    cursor.skip_optional_space();
+    if cursor.peek() == Some(b'{') {
+        parse_labels(&mut cursor, labels)?;
+    } else {
+        cursor.pos = name_len;
+    }
+    if !cursor.separator() {
+        if cursor.at_end() {
+            return Err(cursor.error(format!("missing value for metric \"{name}\"")));
+        }
+        return Err(cursor.error(format!(
+            "expected a space before the value, found \"{}\"",
+            cursor.quoted_token()
+        )));
+    }
+    let (value_offset, value_token) = cursor.token();
+    let value = parse_value(value_token).ok_or_else(|| {
+        LineError::new(value_offset, format!("invalid value \"{value_token}\" for metric \"{name}\""))
+    })?;
+    let mut sample = SampleLine { name, value, value_offset, timestamp: None, exemplar: None };
+    match format {
+        Format::Text => parse_text_tail(&mut cursor, &mut sample)?,
+        Format::OpenMetrics => parse_openmetrics_tail(&mut cursor, &mut sample, exemplar_labels)?,
+    }
+    Ok(sample)
+}
+
+fn parse_text_tail(cursor: &mut Cursor<'_>, sample: &mut SampleLine<'_>) -> Result<(), LineError> {
+    if !cursor.separator() || cursor.at_end() {
+        return Ok(());
+    }
+    let (offset, token) = cursor.token();
+    let ms = parse_text_timestamp(token).ok_or_else(|| {
+        LineError::new(
+            offset,
+            format!("invalid timestamp \"{token}\": text format 0.0.4 needs integer milliseconds"),
+        )
+    })?;
+    sample.timestamp = Some(RawTimestamp::Millis(ms));
+    cursor.skip_optional_space();
+    if !cursor.at_end() {
+        return Err(cursor.error(format!("unexpected text \"{}\" after the timestamp", cursor.quoted_token())));
+    }
+    Ok(())
+}
+
+fn parse_openmetrics_tail<'a>(
+    cursor: &mut Cursor<'a>,
+    sample: &mut SampleLine<'a>,
+    exemplar_labels: &mut Vec<LabelRef<'a>>,
+) -> Result<(), LineError> {
+    if cursor.at_end() {
+        return Ok(());
+    }
+    if !cursor.separator() {
+        return Err(cursor.error(format!("unexpected text \"{}\" after the value", cursor.quoted_token())));
+    }
+    if cursor.peek() != Some(b'#') {
+        let (offset, token) = cursor.token();
+        let seconds = parse_real(token)
+            .ok_or_else(|| LineError::new(offset, format!("invalid timestamp \"{token}\"")))?;
+        sample.timestamp = Some(RawTimestamp::Seconds(seconds));
+        if cursor.at_end() {
+            return Ok(());
+        }
+        if !cursor.separator() {
+            return Err(cursor.error(format!("unexpected text \"{}\" after the timestamp", cursor.quoted_token())));
+        }
+    }
+    sample.exemplar = Some(parse_exemplar(cursor, exemplar_labels)?);
+    Ok(())
+}
+
+fn parse_exemplar<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -> Result<ExemplarLine, LineError> {
+    if !cursor.rest().starts_with(b"# {") {
+        return Err(cursor.error(format!(
+            "invalid exemplar \"{}\": expected \"# {{labels}} value\"",
+            cursor.quoted_token()
+        )));
+    }
+    cursor.pos += 2;
+    parse_labels(cursor, labels)?;
+    if !cursor.separator() {
+        return Err(cursor.error("missing exemplar value".to_string()));
+    }
+    let (value_offset, token) = cursor.token();
+    let value = parse_value(token)
+        .ok_or_else(|| LineError::new(value_offset, format!("invalid exemplar value \"{token}\"")))?;
+    let mut exemplar = ExemplarLine { value, timestamp: None };
+    if cursor.at_end() {
+        return Ok(exemplar);
+    }
+    if !cursor.separator() {
+        return Err(cursor.error("unexpected text after the exemplar value".to_string()));
+    }
+    let (ts_offset, token) = cursor.token();
+    let seconds = parse_real(token)
+        .ok_or_else(|| LineError::new(ts_offset, format!("invalid exemplar timestamp \"{token}\"")))?;
+    exemplar.timestamp = Some(seconds);
+    if !cursor.at_end() {
+        return Err(cursor.error(format!(
+            "unexpected text \"{}\" after the exemplar timestamp",
+            cursor.quoted_token()
+        )));
+    }
+    Ok(exemplar)
+}
+
+/// Parses `{name="value",...}` starting at the opening brace.
+fn parse_labels<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -> Result<(), LineError> {
+    cursor.pos += 1;
+    let mut after_comma = false;
+    loop {
+        cursor.skip_optional_space();
+        if cursor.peek() == Some(b'}') {
+            if after_comma && cursor.format == Format::OpenMetrics {
+                return Err(cursor.error("trailing comma in the label set".to_string()));
+            }
+            cursor.pos += 1;
+            return Ok(());
+        }
+        labels.push(parse_label(cursor)?);
+        cursor.skip_optional_space();
+        match cursor.peek() {
+            Some(b',') => {
+                cursor.pos += 1;
+                after_comma = true;
+            }
+            Some(b'}') => after_comma = false,
+            None => return Err(cursor.error("missing \"}\" at the end of the label set".to_string())),
+            Some(_) => {
+                return Err(cursor.error(format!(
+                    "expected \",\" or \"}}\" after a label, found \"{}\"",
+                    cursor.quoted_token()
+                )))
+            }
+        }
+    }
+}
+
+fn parse_label<'a>(cursor: &mut Cursor<'a>) -> Result<LabelRef<'a>, LineError> {
+    let name_offset = cursor.pos;
+    let name_len = label_name_len(cursor.rest());
+    if name_len == 0 {
+        return Err(cursor.error(format!("invalid label name \"{}\"", cursor.quoted_token())));
+    }
+    let name = &cursor.line[name_offset..name_offset + name_len];
+    cursor.pos += name_len;
+    cursor.skip_optional_space();
+    if cursor.peek() != Some(b'=') {
+        return Err(cursor.error(format!("missing \"=\" after label name \"{name}\"")));
+    }
+    cursor.pos += 1;
+    cursor.skip_optional_space();
+    if cursor.peek() != Some(b'"') {
+        return Err(cursor.error(format!(
+            "label \"{name}\" needs a double-quoted value, found \"{}\"",
+            cursor.quoted_token()
+        )));
+    }
+    cursor.pos += 1;
+    let value = scan_quoted(cursor).ok_or_else(|| {
+        LineError::new(name_offset, format!("unterminated value of label \"{name}\""))
+    })?;
+    Ok(LabelRef { name, value, offset: name_offset })
+}
+
+/// Scans a label value up to its closing quote, which it consumes.
+fn scan_quoted<'a>(cursor: &mut Cursor<'a>) -> Option<LabelValue<'a>> {
+    let start = cursor.pos;
+    let bytes = cursor.line.as_bytes();
+    let mut escaped = false;
+    let mut i = start;
+    loop {
+        let offset = memchr::memchr2(b'"', b'\\', &bytes[i..])?;
+        i += offset;
+        if bytes[i] == b'"' {
+            break;
+        }
+        escaped = true;
+        // A backslash escapes the next byte; a backslash at the end of the
+        // line leaves the value unterminated.
+        i += 2;
+        if i > bytes.len() {
+            return None;
+        }
+    }
+    cursor.pos = i + 1;
+    let text = &cursor.line[start..i];
+    Some(if escaped { LabelValue::Escaped(text) } else { LabelValue::Plain(text) })
+}
+
+/// A metadata or comment line.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Comment<'a> {
+    Help { name: &'a str, text: &'a str },
+    Type { name: &'a str, kind: &'a str, kind_offset: usize },
+    Unit { name: &'a str, unit: &'a str },
+    Eof,
+    /// A comment that carries no metadata (text 0.0.4 only).
+    Other,
+}
+
+/// Parses a line that starts with `#`.
+pub(crate) fn parse_comment(line: &str, format: Format) -> Result<Comment<'_>, LineError> {
+    match format {
+        Format::OpenMetrics => parse_openmetrics_comment(line),
+        Format::Text => parse_text_comment(line),
+    }
+}
+
+fn parse_openmetrics_comment(line: &str) -> Result<Comment<'_>, LineError> {
+    if line == "# EOF" {
+        return Ok(Comment::Eof);
+    }
+    let keyword = ["# HELP ", "# TYPE ", "# UNIT "]
+        .into_iter()
+        .find(|k| line.starts_with(k))
+        .ok_or_else(|| {
+            LineError::new(
+                0,
+                format!(
+                    "invalid comment \"{}\": OpenMetrics allows only # HELP, # TYPE, # UNIT and # EOF",
+                    &line[..char_boundary_at_most(line, 40)]
+                ),
+            )
+        })?;
+    let start = keyword.len();
+    let name_len = metric_name_len(&line.as_bytes()[start..]);
+    if name_len == 0 {
+        return Err(LineError::new(start, format!("invalid metric name \"{}\"", token_at(line, start))));
+    }
+    let name = &line[start..start + name_len];
+    let after = start + name_len;
+    if line.as_bytes().get(after) != Some(&b' ') {
+        return Err(LineError::new(after, format!("expected a space after \"{name}\"")));
+    }
+    let rest = &line[after + 1..];
+    Ok(match &keyword[2..6] {
+        "HELP" => Comment::Help { name, text: rest },
+        "TYPE" => Comment::Type { name, kind: rest, kind_offset: after + 1 },
+        _ => Comment::Unit { name, unit: rest },
+    })
+}
+
+fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
+    let after_hash = line[1..].trim_start_matches([' ', '\t']);
+    let keyword = ["HELP", "TYPE"].into_iter().find(|k| {
+        after_hash.starts_with(k) && matches!(after_hash.as_bytes().get(4), Some(b' ' | b'\t'))
+    });
+    let Some(keyword) = keyword else {
+        return Ok(Comment::Other);
+    };
+    let rest = after_hash[4..].trim_start_matches([' ', '\t']);
+    let start = line.len() - rest.len();
+    let name_len = metric_name_len(rest.as_bytes());
+    if name_len == 0 {
+        return Err(LineError::new(start, format!("invalid metric name \"{}\"", token_at(line, start))));
+    }
+    let name = &rest[..name_len];
+    let after_name = &rest[name_len..];
+    if !after_name.is_empty() && !after_name.starts_with([' ', '\t']) {
+        return Err(LineError::new(start + name_len, format!("invalid metric name \"{}\"", token_at(line, start))));
+    }
+    let text = after_name.trim_start_matches([' ', '\t']);
+    if keyword == "HELP" {
+        return Ok(Comment::Help { name, text });
+    }
+    Ok(Comment::Type { name, kind: text.trim_end_matches([' ', '\t']), kind_offset: line.len() - text.len() })
+}

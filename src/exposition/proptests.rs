@@ -1,0 +1,151 @@
+//! Property tests: no input makes the parser panic, and samples written
+//! out in text format read back unchanged.
+
+use proptest::collection::{btree_map, vec};
+use proptest::prelude::*;
+
+use super::check::format_value;
+use super::*;
+
+fn all(_: &str) -> bool {
+    true
+}
+
+/// Bytes drawn mostly from exposition syntax, so that inputs get past the
+/// first token more often than uniform random bytes do.
+fn exposition_like() -> impl Strategy<Value = Vec<u8>> {
+    let pieces = prop_oneof![
+        Just(b"a".to_vec()),
+        Just(b"_bucket".to_vec()),
+        Just(b"{".to_vec()),
+        Just(b"}".to_vec()),
+        Just(b"le=\"".to_vec()),
+        Just(b"quantile=\"".to_vec()),
+        Just(b"=".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\\".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"# TYPE a histogram\n".to_vec()),
+        Just(b"# TYPE a summary\n".to_vec()),
+        Just(b"# TYPE a counter\n".to_vec()),
+        Just(b"# HELP a x\n".to_vec()),
+        Just(b"# UNIT a s\n".to_vec()),
+        Just(b"# EOF\n".to_vec()),
+        Just(b" # {x=\"y\"} 1".to_vec()),
+        Just(b"+Inf".to_vec()),
+        Just(b"NaN".to_vec()),
+        Just(b"1.5e3".to_vec()),
+        Just(b"-1".to_vec()),
+        any::<u8>().prop_map(|b| vec![b]),
+        "\\PC{1,3}".prop_map(String::into_bytes),
+    ];
+    vec(pieces, 0..40).prop_map(|parts| parts.concat())
+}
+
+#[derive(Clone, Debug)]
+struct GeneratedSample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+    timestamp_ms: Option<i64>,
+}
+
+fn generated_sample() -> impl Strategy<Value = GeneratedSample> {
+    (
+        "[a-zA-Z_:][a-zA-Z0-9_:]{0,12}",
+        btree_map("[a-zA-Z][a-zA-Z0-9_]{0,8}", "\\PC{0,12}|[\"\\\\\n{},=# ]{0,6}", 0..5),
+        any::<f64>(),
+        proptest::option::of(any::<i64>()),
+    )
+        .prop_map(|(name, labels, value, timestamp_ms)| GeneratedSample {
+            name,
+            labels: labels.into_iter().collect(),
+            value,
+            timestamp_ms,
+        })
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Writes samples in text format 0.0.4; the index suffix keeps every
+/// series distinct, so none is dropped as a duplicate.
+fn write_text(samples: &[GeneratedSample]) -> String {
+    let mut body = String::new();
+    for (i, sample) in samples.iter().enumerate() {
+        let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+        body.push_str(&format!("{}_{i}{{{}}} {}", sample.name, labels.join(","), format_value(sample.value)));
+        if let Some(ts) = sample.timestamp_ms {
+            body.push_str(&format!(" {ts}"));
+        }
+        body.push('\n');
+    }
+    body
+}
+
+fn same_value(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+fn assert_same_samples(left: &[Sample], right: &[Sample]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(left.len(), right.len());
+    for (a, b) in left.iter().zip(right) {
+        prop_assert_eq!(&a.labels, &b.labels);
+        prop_assert!(same_value(a.value, b.value), "{} != {}", a.value, b.value);
+        prop_assert_eq!(a.timestamp_ms, b.timestamp_ms);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in vec(any::<u8>(), 0..400)) {
+        for format in [Format::Text, Format::OpenMetrics] {
+            let report = parse(&body, format, &all);
+            prop_assert!(report.errors.iter().all(|e| e.line >= 1 && e.column >= 1));
+            let _ = check_metrics(&body, format);
+        }
+    }
+
+    #[test]
+    fn exposition_like_bytes_never_panic(body in exposition_like()) {
+        for format in [Format::Text, Format::OpenMetrics] {
+            let report = parse(&body, format, &all);
+            prop_assert!(report.errors.iter().all(|e| e.line >= 1 && e.column >= 1));
+            let _ = parse(&body, format, &|name: &str| name.len() % 2 == 0);
+        }
+    }
+
+    #[test]
+    fn normalized_listing_reads_back(body in exposition_like()) {
+        let first = parse(&body, Format::Text, &all);
+        let (listing, _) = check_metrics(&body, Format::Text);
+        let samples_only: String = listing.lines().take(first.samples.len()).map(|l| format!("{l}\n")).collect();
+        let second = parse(samples_only.as_bytes(), Format::Text, &all);
+        prop_assert_eq!(&second.errors, &vec![]);
+        assert_same_samples(&first.samples, &second.samples)?;
+    }
+
+    #[test]
+    fn written_samples_read_back(samples in vec(generated_sample(), 1..12)) {
+        let body = write_text(&samples);
+        let report = parse(body.as_bytes(), Format::Text, &all);
+        prop_assert_eq!(&report.errors, &vec![]);
+        prop_assert_eq!(report.samples.len(), samples.len());
+        for (i, (parsed, written)) in report.samples.iter().zip(&samples).enumerate() {
+            let name = format!("{}_{i}", written.name);
+            let expected = crate::labels::Labels::from_pairs(
+                std::iter::once(("__name__".to_string(), name)).chain(written.labels.iter().cloned()),
+            );
+            prop_assert_eq!(&parsed.labels, &expected);
+            prop_assert!(same_value(parsed.value, written.value), "{} != {}", parsed.value, written.value);
+            prop_assert_eq!(parsed.timestamp_ms, written.timestamp_ms);
+        }
+    }
+}

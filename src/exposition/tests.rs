@@ -1,0 +1,306 @@
+use super::*;
+
+fn all(_: &str) -> bool {
+    true
+}
+
+fn text(body: &str) -> ParseReport {
+    parse(body.as_bytes(), Format::Text, &all)
+}
+
+fn openmetrics(body: &str) -> ParseReport {
+    parse(body.as_bytes(), Format::OpenMetrics, &all)
+}
+
+fn only_sample(report: &ParseReport) -> &Sample {
+    assert_eq!(report.errors, vec![], "unexpected errors");
+    assert_eq!(report.samples.len(), 1, "sample count");
+    &report.samples[0]
+}
+
+fn label<'r>(sample: &'r Sample, name: &str) -> Option<&'r str> {
+    sample.labels.get(name)
+}
+
+#[test]
+fn text_escaped_quote_in_label_value() {
+    let report = text("m{name=\"\\\"bar\\\"\"} 1\n");
+    assert_eq!(label(only_sample(&report), "name"), Some("\"bar\""));
+}
+
+#[test]
+fn text_escaped_backslash_then_n_stays_four_chars() {
+    let report = text("m{p=\"a\\\\nb\"} 2\n");
+    let value = label(only_sample(&report), "p").unwrap();
+    assert_eq!(value, "a\\nb");
+    assert_eq!(value.chars().count(), 4);
+}
+
+#[test]
+fn text_trailing_escaped_backslash_ends_value() {
+    let report = text("m{part=\"F:\\\\\",vm=\"x\"} 3\n");
+    let sample = only_sample(&report);
+    assert_eq!(sample.labels.len(), 3);
+    assert_eq!(label(sample, "part"), Some("F:\\"));
+    assert_eq!(label(sample, "vm"), Some("x"));
+}
+
+#[test]
+fn text_escaped_newline_becomes_newline() {
+    let report = text("m{msg=\"l1\\nl2\"} 4\n");
+    assert_eq!(label(only_sample(&report), "msg"), Some("l1\nl2"));
+}
+
+#[test]
+fn label_values_with_syntax_characters_are_kept() {
+    let report = text("req{path=\"/a?b=c\",code=\"200\"} 3\nfoo{bar=\"baz,qux\",x=\"1\"} 1\next{e=\"{plpgsql}\",db=\"pg\"} 1\n");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 3);
+    let s = &report.samples;
+    assert_eq!(label(&s[0], "path"), Some("/a?b=c"));
+    assert_eq!(label(&s[0], "code"), Some("200"));
+    assert_eq!(s[0].value, 3.0);
+    assert_eq!(label(&s[1], "bar"), Some("baz,qux"));
+    assert_eq!(label(&s[1], "x"), Some("1"));
+    assert_eq!(label(&s[2], "e"), Some("{plpgsql}"));
+    assert_eq!(label(&s[2], "db"), Some("pg"));
+}
+
+#[test]
+fn empty_braces_and_colon_names_are_valid() {
+    let report = text("foo{} 1\njob:http_requests:rate5m 0.5\n");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples[0].labels.metric_name(), Some("foo"));
+    assert_eq!(report.samples[0].labels.len(), 1);
+    assert_eq!(report.samples[1].labels.metric_name(), Some("job:http_requests:rate5m"));
+    assert_eq!(report.samples[1].value, 0.5);
+}
+
+#[test]
+fn invalid_value_names_line_and_token() {
+    let report = text("ok 1\nbad 12abc\n");
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.errors.len(), 1);
+    let error = &report.errors[0];
+    assert_eq!(error.line, 2);
+    assert_eq!(error.column, 5);
+    assert!(error.message.contains("\"12abc\""), "{}", error.message);
+}
+
+#[test]
+fn text_fractional_timestamp_is_an_error() {
+    let report = text("u 1 1700000000.5\n");
+    assert_eq!(report.samples.len(), 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].column, 5);
+    assert!(report.errors[0].message.contains("\"1700000000.5\""));
+}
+
+#[test]
+fn text_timestamp_is_milliseconds() {
+    let report = text("x 1 1700000000000\n");
+    // 1700000000000 ms is 2023-11-14T22:13:20Z.
+    let expected = time::macros::datetime!(2023-11-14 22:13:20 UTC).unix_timestamp() * 1000;
+    assert_eq!(only_sample(&report).timestamp_ms, Some(expected));
+    assert_eq!(expected, 1_700_000_000_000);
+}
+
+#[test]
+fn openmetrics_timestamp_is_float_seconds() {
+    let report = openmetrics("x 1 1700000000.5\n# EOF\n");
+    assert_eq!(only_sample(&report).timestamp_ms, Some(1_700_000_000_500));
+}
+
+#[test]
+fn bad_line_is_reported_and_rest_parses() {
+    let report = text("a 1\nb{x=\"1\" 2\nc 3\n");
+    assert_eq!(report.samples.len(), 2);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 2);
+    assert_eq!(report.samples[1].labels.metric_name(), Some("c"));
+}
+
+#[test]
+fn special_values_and_exponents_parse() {
+    let report = text("a NaN\nb +Inf\nc -Inf\nd 1.5e3\ne -2E-2\n");
+    assert_eq!(report.errors, vec![]);
+    assert!(report.samples[0].value.is_nan());
+    assert_eq!(report.samples[1].value, f64::INFINITY);
+    assert_eq!(report.samples[2].value, f64::NEG_INFINITY);
+    assert_eq!(report.samples[3].value, 1500.0);
+    assert_eq!(report.samples[4].value, -0.02);
+}
+
+#[test]
+fn hex_value_is_an_error() {
+    let report = text("a 0x1F\n");
+    assert_eq!(report.samples.len(), 0);
+    assert!(report.errors[0].message.contains("\"0x1F\""));
+}
+
+#[test]
+fn help_escapes_are_resolved() {
+    let report = text("# HELP a line\\nnext \\\\ end\n# TYPE a gauge\na 1\n");
+    let family = &report.families[0];
+    assert_eq!(family.help.as_deref(), Some("line\nnext \\ end"));
+    assert_eq!(family.metric_type, Some(MetricType::Gauge));
+}
+
+#[test]
+fn openmetrics_unit_and_type_are_kept() {
+    let report = openmetrics("# TYPE a_seconds gauge\n# UNIT a_seconds seconds\na_seconds 1\n# EOF\n");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.families[0].unit.as_deref(), Some("seconds"));
+}
+
+#[test]
+fn exemplar_is_kept_apart_from_value() {
+    let report = openmetrics("# TYPE a counter\na_total 3 1.5 # {trace_id=\"abc\"} 0.25 2.5\n# EOF\n");
+    let sample = only_sample(&report);
+    assert_eq!(sample.value, 3.0);
+    assert_eq!(sample.timestamp_ms, Some(1500));
+    let exemplar = sample.exemplar.as_ref().unwrap();
+    assert_eq!(exemplar.labels.get("trace_id"), Some("abc"));
+    assert_eq!(exemplar.value, 0.25);
+    assert_eq!(exemplar.timestamp_ms, Some(2500));
+}
+
+#[test]
+fn created_is_folded_into_family() {
+    let report = openmetrics("# TYPE a counter\na_total 1\na_created 1700000000\n# EOF\n");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.created, 1);
+    assert_eq!(report.families[0].created_seconds, Some(1_700_000_000.0));
+}
+
+#[test]
+fn openmetrics_requires_eof() {
+    let report = openmetrics("a 1\n");
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 2);
+}
+
+#[test]
+fn openmetrics_rejects_text_after_eof() {
+    let report = openmetrics("a 1\n# EOF\nb 2\n");
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 3);
+}
+
+#[test]
+fn text_only_forms_are_invalid_openmetrics() {
+    let bodies = [
+        "a{x=\"1\",} 1\n# EOF\n",
+        "a 1\n\nb 1\n# EOF\n",
+        "# TYPE a untyped\na 1\n# EOF\n",
+        "a 1\n",
+    ];
+    for body in bodies {
+        assert_eq!(text(body).errors, vec![], "text 0.0.4: {body:?}");
+        assert!(!openmetrics(body).errors.is_empty(), "OpenMetrics: {body:?}");
+    }
+}
+
+#[test]
+fn text_reads_crlf_and_missing_final_newline() {
+    let report = text("a{x=\"1\"} 1\r\nb 2 1000\r\nc 3");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 3);
+    assert_eq!(label(&report.samples[0], "x"), Some("1"));
+    assert_eq!(report.samples[1].timestamp_ms, Some(1000));
+    assert_eq!(report.samples[2].value, 3.0);
+}
+
+#[test]
+fn histogram_bounds_are_canonical() {
+    let body = "# TYPE h histogram\nh_bucket{le=\"0.100\"} 1\nh_bucket{le=\"1.000\"} 2\nh_bucket{le=\"1e6\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 2\nh_count 3\n";
+    let report = text(body);
+    assert_eq!(report.errors, vec![]);
+    let les: Vec<_> = report.samples.iter().filter_map(|s| s.labels.get("le")).collect();
+    assert_eq!(les, vec!["0.1", "1", "1e+06", "+Inf"]);
+}
+
+#[test]
+fn summary_quantiles_are_canonical() {
+    let report = text("# TYPE s summary\ns{quantile=\"0.50\"} 1\ns{quantile=\"1.0\"} 2\ns_sum 3\ns_count 2\n");
+    let quantiles: Vec<_> = report.samples.iter().filter_map(|s| s.labels.get("quantile")).collect();
+    assert_eq!(quantiles, vec!["0.5", "1"]);
+}
+
+#[test]
+fn repeated_series_keeps_first_value() {
+    let report = text("a{x=\"1\"} 1\na{x=\"1\"} 2\n");
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.samples[0].value, 1.0);
+    assert_eq!(report.duplicates, 1);
+}
+
+#[test]
+fn repeated_series_with_reordered_labels_is_duplicate() {
+    let report = text("a{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\n");
+    assert_eq!(report.duplicates, 1);
+}
+
+#[test]
+fn repeated_label_name_rejects_only_that_sample() {
+    let report = text("a{x=\"1\",x=\"2\"} 1\nb 2\n");
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].column, 9);
+    assert!(report.errors[0].message.contains("\"x\""));
+}
+
+#[test]
+fn keep_skips_unwanted_lines() {
+    let keep = |name: &str| name == "b";
+    let report = parse(b"a 1\nb 2\nc{x=\"y\"} 3\n", Format::Text, &keep);
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.filtered, 2);
+}
+
+#[test]
+fn visitor_gets_borrowed_labels() {
+    struct Names(Vec<String>);
+    impl<'a> Visitor<'a> for Names {
+        fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+            for label in sample.labels {
+                self.0.push(format!("{}={}", label.name, label.value.to_cow()));
+            }
+        }
+    }
+    let mut names = Names(Vec::new());
+    let summary = visit(b"a{b=\"2\",a=\"1\"} 1\n", Format::Text, |_| true, &mut names);
+    assert_eq!(summary.errors, vec![]);
+    assert_eq!(names.0, vec!["a=1", "b=2"]);
+}
+
+#[test]
+fn content_type_picks_format() {
+    let cases = [
+        (Some("application/openmetrics-text; version=1.0.0; charset=utf-8"), Some(Format::OpenMetrics)),
+        (Some("text/plain; version=0.0.4; charset=utf-8"), Some(Format::Text)),
+        (Some("text/plain"), Some(Format::Text)),
+        (Some("application/json"), None),
+        (None, None),
+    ];
+    for (header, expected) in cases {
+        assert_eq!(format_from_content_type(header), expected, "{header:?}");
+    }
+}
+
+#[test]
+fn check_metrics_normalizes_and_lists_problems() {
+    let body = b"b{z=\"2\",a=\"1\"} 1.50 1000\nbad 12abc\n";
+    let (listing, valid) = check_metrics(body, Format::Text);
+    assert_eq!(listing, "b{a=\"1\",z=\"2\"} 1.5 1000\n2:5: invalid value \"12abc\" for metric \"bad\"\n");
+    assert!(!valid);
+}
+
+#[test]
+fn check_metrics_writes_exemplar() {
+    let body = b"# TYPE a counter\na_total 1 # {t=\"x\"} 2 3\n# EOF\n";
+    let (listing, valid) = check_metrics(body, Format::OpenMetrics);
+    assert_eq!(listing, "a_total{} 1 # {t=\"x\"} 2 3000\n");
+    assert!(valid);
+}

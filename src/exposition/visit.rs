@@ -1,0 +1,502 @@
+//! The line loop: reads a body once and hands every kept sample to a
+//! [`Visitor`] as borrowed data, with no heap allocation per valid sample.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::family::{Families, FamilyError, Meta, MetricType, Resolved, SampleFacts};
+use super::labels::{LabelRef, LabelValue};
+use super::lexer::{self, Comment, LineError, RawTimestamp, SampleLine};
+use super::number::{parse_real, parse_value, CanonicalFloat};
+use super::{Format, ParseError};
+
+/// One sample, borrowed from the body (`'a`) and from the reader's
+/// reusable buffers (`'b`).
+#[derive(Debug)]
+pub struct SampleRef<'a, 'b> {
+    pub name: &'a str,
+    /// Labels sorted by name, with unique names and no empty values.
+    /// `le` and `quantile` bounds are in canonical form.
+    pub labels: &'b [LabelRef<'a>],
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: Option<i64>,
+    pub exemplar: Option<ExemplarRef<'a, 'b>>,
+    /// 1-based line number in the body.
+    pub line: usize,
+}
+
+/// An exemplar attached to a sample (OpenMetrics only).
+#[derive(Clone, Copy, Debug)]
+pub struct ExemplarRef<'a, 'b> {
+    /// Labels sorted by name.
+    pub labels: &'b [LabelRef<'a>],
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Receives what a body contains, in body order.
+pub trait Visitor<'a> {
+    /// Called once for each kept sample that is valid and not a duplicate.
+    fn sample(&mut self, sample: &SampleRef<'a, '_>);
+
+    /// Called for each `# HELP` line; `text` still has its escapes, which
+    /// [`unescape_help`](super::unescape_help) resolves.
+    fn help(&mut self, _name: &'a str, _text: &'a str) {}
+
+    fn metric_type(&mut self, _name: &'a str, _kind: MetricType) {}
+
+    fn unit(&mut self, _name: &'a str, _unit: &'a str) {}
+
+    /// Called for each `_created` sample of a counter, histogram or summary:
+    /// its value is the family's creation time in seconds, not a series.
+    fn created(&mut self, _sample: &SampleRef<'a, '_>) {}
+}
+
+/// Counts and problems from one pass over a body.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VisitSummary {
+    pub errors: Vec<ParseError>,
+    /// Samples whose series already appeared earlier in the body; the first
+    /// sample of each series is the one passed on.
+    pub duplicates: usize,
+    /// Sample lines skipped because `keep` rejected their metric name.
+    pub filtered: usize,
+    /// `_created` samples folded into their family.
+    pub created: usize,
+}
+
+/// Reads `body` and calls `visitor` for every sample whose metric name
+/// `keep` accepts. A line that `keep` rejects is skipped before anything
+/// else is read from it, so it is not checked for errors either.
+pub fn visit<'a, K, V>(body: &'a [u8], format: Format, keep: K, visitor: &mut V) -> VisitSummary
+where
+    K: FnMut(&str) -> bool,
+    V: Visitor<'a> + ?Sized,
+{
+    let mut reader = Reader {
+        format,
+        keep,
+        families: Families::new(format),
+        labels: Vec::with_capacity(16),
+        exemplar_labels: Vec::new(),
+        series: HashMap::default(),
+        scratch: Vec::new(),
+        family_errors: Vec::new(),
+        summary: VisitSummary::default(),
+    };
+    reader.read_body(body, visitor);
+    reader.summary
+}
+
+/// What the reader remembers about a series: the timestamp of its last
+/// sample in float seconds, for the OpenMetrics ordering rule.
+type LastTimestamp = Option<f64>;
+
+struct Reader<'a, K> {
+    format: Format,
+    keep: K,
+    families: Families,
+    labels: Vec<LabelRef<'a>>,
+    exemplar_labels: Vec<LabelRef<'a>>,
+    /// Every series met so far, keyed by a 128-bit hash of its name and
+    /// labels. NOTE: two different series with the same 128-bit hash would
+    /// be counted as one duplicate; at 2^-128 per pair this is ignored.
+    series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
+    /// Reused buffer for unescaping label values while hashing.
+    scratch: Vec<u8>,
+    family_errors: Vec<FamilyError>,
+    summary: VisitSummary,
+}
+
+impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
+    fn read_body<V: Visitor<'a> + ?Sized>(&mut self, body: &'a [u8], visitor: &mut V) {
+        let mut start = 0;
+        let mut line_number = 0;
+        let mut eof_line = None;
+        while start < body.len() {
+            line_number += 1;
+            let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+            let line = &body[start..end];
+            start = end + 1;
+            if let Some(eof) = eof_line {
+                self.error(line_number, 1, format!("unexpected text after \"# EOF\" on line {eof}"));
+                break;
+            }
+            if self.read_line(line_number, line, visitor) {
+                eof_line = Some(line_number);
+            }
+            self.flush_family_errors();
+        }
+        self.families.finish(&mut self.family_errors);
+        self.flush_family_errors();
+        if self.format == Format::OpenMetrics && eof_line.is_none() {
+            self.error(line_number + 1, 1, "missing \"# EOF\" at the end of the OpenMetrics body".to_string());
+        }
+    }
+
+    fn flush_family_errors(&mut self) {
+        for problem in self.family_errors.drain(..) {
+            self.summary.errors.push(ParseError { line: problem.line, column: 1, message: problem.message });
+        }
+    }
+
+    fn error(&mut self, line: usize, column: usize, message: String) {
+        self.summary.errors.push(ParseError { line, column, message });
+    }
+
+    /// Reads one line without its newline; returns true for `# EOF`.
+    fn read_line<V: Visitor<'a> + ?Sized>(&mut self, number: usize, mut line: &'a [u8], visitor: &mut V) -> bool {
+        let mut skipped = 0;
+        if self.format == Format::Text {
+            // Text 0.0.4 bodies may use CRLF and indent lines.
+            line = line.strip_suffix(b"\r").unwrap_or(line);
+            skipped = line.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+            line = &line[skipped..];
+            if line.is_empty() {
+                return false;
+            }
+        }
+        if line.is_empty() {
+            self.error(number, 1, "blank lines are not allowed in OpenMetrics".to_string());
+            return false;
+        }
+        if line[0] != b'#' && self.skip_unwanted(line) {
+            return false;
+        }
+        let text = match line_to_str(line) {
+            Ok(text) => text,
+            Err(e) => {
+                self.error(number, skipped + e.valid_up_to() + 1, "invalid UTF-8".to_string());
+                return false;
+            }
+        };
+        let result = if line[0] == b'#' {
+            self.read_comment(text, visitor)
+        } else {
+            self.read_sample(number, text, visitor).map(|()| false)
+        };
+        match result {
+            Ok(is_eof) => is_eof,
+            Err(e) => {
+                self.error(number, skipped + e.offset + 1, e.message);
+                false
+            }
+        }
+    }
+
+    /// Asks `keep` about the line's metric name; returns true when the
+    /// line is to be skipped.
+    fn skip_unwanted(&mut self, line: &[u8]) -> bool {
+        let name_len = lexer::metric_name_len(line);
+        // The name is ASCII, so this conversion cannot fail; an invalid
+        // name is left for the full parse to report.
+        let Ok(name) = std::str::from_utf8(&line[..name_len]) else {
+            return false;
+        };
+        if name.is_empty() || (self.keep)(name) {
+            return false;
+        }
+        self.summary.filtered += 1;
+        if self.format == Format::OpenMetrics {
+            self.families.note_filtered(name);
+        }
+        true
+    }
+
+    fn read_comment<V: Visitor<'a> + ?Sized>(&mut self, line: &'a str, visitor: &mut V) -> Result<bool, LineError> {
+        let at_start = |message: String| LineError { offset: 0, message };
+        match lexer::parse_comment(line, self.format)? {
+            Comment::Eof => return Ok(true),
+            Comment::Other => {}
+            Comment::Help { name, text } => {
+                self.families.metadata(name, Meta::Help, &mut self.family_errors).map_err(at_start)?;
+                visitor.help(name, text);
+            }
+            Comment::Unit { name, unit } => {
+                self.families.metadata(name, Meta::Unit(unit), &mut self.family_errors).map_err(at_start)?;
+                visitor.unit(name, unit);
+            }
+            Comment::Type { name, kind, kind_offset } => {
+                let parsed = MetricType::parse(kind, self.format).ok_or_else(|| LineError {
+                    offset: kind_offset,
+                    message: format!("invalid metric type \"{kind}\""),
+                })?;
+                self.families.metadata(name, Meta::Type(parsed), &mut self.family_errors).map_err(at_start)?;
+                visitor.metric_type(name, parsed);
+            }
+        }
+        Ok(false)
+    }
+
+    fn read_sample<V: Visitor<'a> + ?Sized>(&mut self, number: usize, line: &'a str, visitor: &mut V) -> Result<(), LineError> {
+        let parsed = lexer::parse_sample_line(line, self.format, &mut self.labels, &mut self.exemplar_labels)?;
+        let at_start = |message: String| LineError { offset: 0, message };
+        let resolved = self.families.resolve(parsed.name, &mut self.family_errors).map_err(at_start)?;
+        let bound = canonicalize_bound(&mut self.labels, resolved, self.format);
+        if let Some(label) = self.labels.iter().find(|l| l.name == crate::labels::METRIC_NAME) {
+            return Err(LineError {
+                offset: label.offset,
+                message: format!("label \"{}\" repeats the metric name", label.name),
+            });
+        }
+        sort_and_check_unique(&mut self.labels)?;
+        sort_and_check_unique(&mut self.exemplar_labels)?;
+        if self.format == Format::OpenMetrics {
+            let facts = self.facts(&parsed, resolved, bound, number);
+            self.families.check_sample(&facts, &mut self.family_errors).map_err(at_start)?;
+        }
+        self.labels.retain(|label| !label.value.is_empty());
+        let sample = SampleRef {
+            name: parsed.name,
+            labels: &self.labels,
+            value: parsed.value,
+            timestamp_ms: parsed.timestamp.map(RawTimestamp::to_ms),
+            exemplar: parsed.exemplar.map(|e| ExemplarRef {
+                labels: &self.exemplar_labels,
+                value: e.value,
+                timestamp_ms: e.timestamp.map(|s| RawTimestamp::Seconds(s).to_ms()),
+            }),
+            line: number,
+        };
+        if resolved.is_created() {
+            self.summary.created += 1;
+            visitor.created(&sample);
+            return Ok(());
+        }
+        let key = series_hash(parsed.name, &self.labels, &mut self.scratch);
+        let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
+        match self.series.get_mut(&key) {
+            None => {
+                self.series.insert(key, timestamp);
+                visitor.sample(&sample);
+            }
+            Some(last) => {
+                if self.format == Format::OpenMetrics {
+                    check_timestamp_order(*last, timestamp, parsed.value_offset)?;
+                    *last = timestamp;
+                }
+                self.summary.duplicates += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn facts<'s>(&mut self, parsed: &SampleLine<'a>, resolved: Resolved, bound: Result<f64, &'s str>, line: usize) -> SampleFacts<'s> {
+        let family_name = &parsed.name[..parsed.name.len() - resolved.suffix.len()];
+        let exemplar_chars = parsed.exemplar.map(|_| {
+            self.exemplar_labels.iter().map(|l| l.name.chars().count() + l.value.char_count()).sum()
+        });
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let group_key = group_hash(&self.labels, resolved, family_name, &mut scratch);
+        self.scratch = scratch;
+        SampleFacts {
+            resolved,
+            value: parsed.value,
+            bound,
+            has_state_label: self.labels.iter().any(|l| l.name == family_name),
+            exemplar_chars,
+            group_key,
+            line,
+        }
+    }
+}
+
+/// Converts a line to `&str`, checking the common all-ASCII case first
+/// because it is several times faster than full UTF-8 validation on short
+/// lines.
+fn line_to_str(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if line.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(line) });
+    }
+    std::str::from_utf8(line)
+}
+
+fn check_timestamp_order(last: LastTimestamp, current: LastTimestamp, offset: usize) -> Result<(), LineError> {
+    let message = match (last, current) {
+        (Some(_), None) | (None, Some(_)) => "a series must have a timestamp on all of its samples or on none",
+        (Some(previous), Some(now)) if now < previous => "timestamp is older than the previous sample of this series",
+        _ => return Ok(()),
+    };
+    Err(LineError { offset, message: message.to_string() })
+}
+
+/// Rewrites the `le` or `quantile` label of a bucket or quantile sample in
+/// canonical form, and returns its numeric value, or the text that is not
+/// a number (`""` when the label is missing).
+fn canonicalize_bound<'a>(labels: &mut [LabelRef<'a>], resolved: Resolved, format: Format) -> Result<f64, &'a str> {
+    let Some(bound_label) = resolved.bound_label() else {
+        return Err("");
+    };
+    let Some(label) = labels.iter_mut().find(|l| l.name == bound_label) else {
+        return Err("");
+    };
+    let text = match label.value {
+        LabelValue::Plain(text) | LabelValue::Escaped(text) => text,
+        LabelValue::Canonical(_) => return Err(""),
+    };
+    let number = match format {
+        // OpenMetrics writes bounds as plain reals or exactly `+Inf`.
+        Format::OpenMetrics => match text {
+            "+Inf" => Some(f64::INFINITY),
+            "-Inf" => Some(f64::NEG_INFINITY),
+            _ => parse_real(text),
+        },
+        Format::Text => parse_value(text),
+    };
+    let number = number.ok_or(text)?;
+    label.value = LabelValue::Canonical(CanonicalFloat::new(number));
+    Ok(number)
+}
+
+/// Sorts labels by name and rejects a repeated name.
+fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
+    // Exporters nearly always write labels sorted, so insertion sort is
+    // linear here and needs no allocation.
+    for i in 1..labels.len() {
+        let mut j = i;
+        while j > 0 && labels[j - 1].name.as_bytes() > labels[j].name.as_bytes() {
+            labels.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    match labels.windows(2).find(|pair| pair[0].name == pair[1].name) {
+        Some(pair) => {
+            let second = if pair[0].offset > pair[1].offset { pair[0] } else { pair[1] };
+            Err(LineError { offset: second.offset, message: format!("duplicate label name \"{}\"", second.name) })
+        }
+        None => Ok(()),
+    }
+}
+
+fn series_hash(name: &str, labels: &[LabelRef<'_>], scratch: &mut Vec<u8>) -> u128 {
+    let mut hasher = SeriesHasher::new();
+    hasher.write_field(name.as_bytes());
+    for label in labels {
+        hasher.write_label(label, scratch);
+    }
+    hasher.finish()
+}
+
+/// Hashes the labels that identify a sample's group within its family:
+/// all labels except the bucket or quantile bound, all but the state label
+/// of a state set, and none for an info family.
+fn group_hash(labels: &[LabelRef<'_>], resolved: Resolved, family_name: &str, scratch: &mut Vec<u8>) -> u64 {
+    let skipped = match resolved.kind {
+        MetricType::Info => return 0,
+        MetricType::StateSet => Some(family_name),
+        _ => resolved.bound_label(),
+    };
+    let mut hasher = SeriesHasher::new();
+    for label in labels.iter().filter(|l| Some(l.name) != skipped && !l.value.is_empty()) {
+        hasher.write_label(label, scratch);
+    }
+    hasher.finish() as u64
+}
+
+/// A two-lane 128-bit hash over a sequence of byte strings, eight bytes at
+/// a time; each string's length is mixed in, so field boundaries count.
+/// Not meant for keys that an attacker chooses to collide: a collision
+/// only merges two series of one body.
+struct SeriesHasher {
+    a: u64,
+    b: u64,
+}
+
+impl SeriesHasher {
+    const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+
+    fn new() -> Self {
+        SeriesHasher { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344 }
+    }
+
+    fn mix(&mut self, word: u64) {
+        self.a = (self.a ^ word).wrapping_mul(Self::K1).rotate_left(31);
+        self.b = (self.b ^ word.rotate_left(17)).wrapping_mul(Self::K2).rotate_left(27);
+    }
+
+    fn write_field(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(buf));
+        }
+        let mut tail = [0u8; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        self.mix(u64::from_le_bytes(tail));
+        self.mix(bytes.len() as u64);
+    }
+
+    /// Hashes a label's name and unescaped value.
+    fn write_label(&mut self, label: &LabelRef<'_>, scratch: &mut Vec<u8>) {
+        self.write_field(label.name.as_bytes());
+        match label.value {
+            LabelValue::Plain(text) => self.write_field(text.as_bytes()),
+            LabelValue::Canonical(number) => self.write_field(number.as_str().as_bytes()),
+            LabelValue::Escaped(_) => {
+                scratch.clear();
+                label.value.for_each_chunk(|chunk| scratch.extend_from_slice(chunk.as_bytes()));
+                self.write_field(scratch);
+            }
+        }
+    }
+
+    fn finish(self) -> u128 {
+        (u128::from(fmix64(self.a)) << 64) | u128::from(fmix64(self.b ^ self.a.rotate_left(32)))
+    }
+}
+
+/// A map hasher for keys that are already hashes: it folds the 128-bit
+/// key to 64 bits instead of hashing it again.
+#[derive(Default)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(SeriesHasher::K1);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = (key as u64) ^ ((key >> 64) as u64);
+    }
+}
+
+/// MurmurHash3's 64-bit finalizer: spreads every input bit over the output.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_hash_resolves_escapes() {
+        let mut scratch = Vec::new();
+        let escaped = [LabelRef { name: "a", value: LabelValue::Escaped(r#"x\"y"#), offset: 0 }];
+        let plain = [LabelRef { name: "a", value: LabelValue::Plain(r#"x\"y"#), offset: 0 }];
+        assert_ne!(series_hash("m", &escaped, &mut scratch), series_hash("m", &plain, &mut scratch));
+    }
+
+    #[test]
+    fn series_hash_separates_fields() {
+        let mut scratch = Vec::new();
+        let ab = [LabelRef { name: "ab", value: LabelValue::Plain("c"), offset: 0 }];
+        let a = [LabelRef { name: "a", value: LabelValue::Plain("bc"), offset: 0 }];
+        assert_ne!(series_hash("m", &ab, &mut scratch), series_hash("m", &a, &mut scratch));
+    }
+}
