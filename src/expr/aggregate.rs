@@ -5,11 +5,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::eval::{internal, Evaluator};
+use super::keys::{hash_pairs, KeyIndex};
 use super::plan::{AggOp, Aggregate, Grouping, Node};
 use super::range::{kahan_inc, quantile, Averager};
 use super::value::{format_go_float, Sample, Value};
 use super::ExprError;
-use crate::labels::{fnv1a, Labels, METRIC_NAME};
+use crate::labels::{Labels, METRIC_NAME};
 
 /// The running state of one output group.
 enum Accumulator {
@@ -48,16 +49,14 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
         _ => {}
     }
 
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index = KeyIndex::default();
     let mut groups: Vec<(Labels, Accumulator)> = Vec::new();
     for sample in samples {
         let key = group_key(&sample, &agg.grouping);
-        match index.get(&key) {
-            Some(&position) => accumulate(&mut groups[position].1, sample.value),
-            None => {
-                index.insert(key, groups.len());
-                groups.push((group_labels(&sample, &agg.grouping), start(agg.op, sample.value)));
-            }
+        let same = |position: usize| same_group(&groups[position].0, &sample, &agg.grouping);
+        match index.find_or_insert(key, groups.len(), same) {
+            Some(position) => accumulate(&mut groups[position].1, sample.value),
+            None => groups.push((group_labels(&sample, &agg.grouping), start(agg.op, sample.value))),
         }
     }
 
@@ -131,8 +130,12 @@ fn fold_extreme(largest: bool, current: f64, value: f64) -> f64 {
 
 /// Hashes the labels that identify a sample's output group.
 fn group_key(sample: &Sample<'_>, grouping: &Grouping) -> u64 {
-    let pairs = sample.label_pairs().filter(|(name, _)| keeps(grouping, name));
-    fnv1a(pairs.flat_map(|(n, v)| [n.as_bytes(), &[0xff][..], v.as_bytes(), &[0xff][..]]))
+    hash_pairs(sample.label_pairs().filter(|(name, _)| keeps(grouping, name)))
+}
+
+/// Whether `sample` belongs to the group whose output labels are `labels`.
+fn same_group(labels: &Labels, sample: &Sample<'_>, grouping: &Grouping) -> bool {
+    labels.iter().eq(sample.label_pairs().filter(|(name, _)| keeps(grouping, name)))
 }
 
 /// Whether an aggregation's output keeps label `name`: `by` keeps the
@@ -163,18 +166,18 @@ fn top_k_param(param: f64) -> Result<usize, ExprError> {
 /// Keeps the `k` largest (or smallest) samples of each group, NaN ranked
 /// last, with the samples' own labels.
 fn top_k<'s>(samples: Vec<Sample<'s>>, grouping: &Grouping, k: usize, largest: bool) -> Vec<Sample<'s>> {
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut groups: Vec<Vec<Sample<'s>>> = Vec::new();
+    let mut index = KeyIndex::default();
+    let mut groups: Vec<(Labels, Vec<Sample<'s>>)> = Vec::new();
     for sample in samples {
         let key = group_key(&sample, grouping);
-        let position = *index.entry(key).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[position].push(sample);
+        let same = |position: usize| same_group(&groups[position].0, &sample, grouping);
+        match index.find_or_insert(key, groups.len(), same) {
+            Some(position) => groups[position].1.push(sample),
+            None => groups.push((group_labels(&sample, grouping), vec![sample])),
+        }
     }
     let mut out = Vec::new();
-    for mut group in groups {
+    for (_, mut group) in groups {
         group.sort_by(|a, b| match (a.value.is_nan(), b.value.is_nan()) {
             (true, true) => std::cmp::Ordering::Equal,
             (true, false) => std::cmp::Ordering::Greater,

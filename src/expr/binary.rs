@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 
 use super::eval::Evaluator;
 use super::plan::{BinOp, Binary, Card};
+use super::keys::{hash_pairs, KeyIndex};
 use super::value::{Sample, Value};
 use super::ExprError;
-use crate::labels::{fnv1a, Labels, METRIC_NAME};
+use crate::labels::{Labels, METRIC_NAME};
 
 pub fn binary<'s>(ev: &Evaluator<'s>, bin: &Binary, ts: i64) -> Result<Value<'s>, ExprError> {
     let lhs = ev.eval(&bin.lhs, ts)?;
@@ -82,8 +83,15 @@ fn vector_scalar<'s>(bin: &Binary, samples: Vec<Sample<'s>>, scalar: f64, scalar
 /// Hashes the labels that vector matching compares: the `on` labels, or
 /// all labels except the `ignoring` ones and `__name__`.
 fn signature(bin: &Binary, sample: &Sample<'_>) -> u64 {
-    let pairs = sample.label_pairs().filter(|(name, _)| matched_label(bin, name));
-    fnv1a(pairs.flat_map(|(n, v)| [n.as_bytes(), &[0xff][..], v.as_bytes(), &[0xff][..]]))
+    hash_pairs(matched_pairs(bin, sample))
+}
+
+fn matched_pairs<'a>(bin: &'a Binary, sample: &'a Sample<'_>) -> impl Iterator<Item = (&'a str, &'a str)> {
+    sample.label_pairs().filter(move |(name, _)| matched_label(bin, name))
+}
+
+fn same_signature(bin: &Binary, a: &Sample<'_>, b: &Sample<'_>) -> bool {
+    matched_pairs(bin, a).eq(matched_pairs(bin, b))
 }
 
 fn matched_label(bin: &Binary, name: &str) -> bool {
@@ -95,19 +103,28 @@ fn matched_label(bin: &Binary, name: &str) -> bool {
     }
 }
 
-/// The labels of the match group, for error messages.
-fn match_group(bin: &Binary, sample: &Sample<'_>) -> Labels {
-    Labels::from_pairs(sample.label_pairs().filter(|(name, _)| matched_label(bin, name)))
+/// Indexes samples by signature; the first of equal signatures wins.
+fn index_by_signature(bin: &Binary, samples: &[Sample<'_>]) -> KeyIndex {
+    let mut index = KeyIndex::with_capacity(samples.len());
+    for (position, sample) in samples.iter().enumerate() {
+        index.find_or_insert(signature(bin, sample), position, |p| same_signature(bin, &samples[p], sample));
+    }
+    index
+}
+
+fn find_match(bin: &Binary, index: &KeyIndex, samples: &[Sample<'_>], sample: &Sample<'_>) -> Option<usize> {
+    index.find(signature(bin, sample), |p| same_signature(bin, &samples[p], sample))
 }
 
 fn and_unless<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: &[Sample<'s>], keep_matched: bool) -> Vec<Sample<'s>> {
-    let right: HashSet<u64> = rhs.iter().map(|s| signature(bin, s)).collect();
-    lhs.into_iter().filter(|s| right.contains(&signature(bin, s)) == keep_matched).collect()
+    let right = index_by_signature(bin, rhs);
+    lhs.into_iter().filter(|s| find_match(bin, &right, rhs, s).is_some() == keep_matched).collect()
 }
 
 fn or<'s>(bin: &Binary, mut lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -> Vec<Sample<'s>> {
-    let left: HashSet<u64> = lhs.iter().map(|s| signature(bin, s)).collect();
-    lhs.extend(rhs.into_iter().filter(|s| !left.contains(&signature(bin, s))));
+    let left = index_by_signature(bin, &lhs);
+    let extra: Vec<Sample<'s>> = rhs.into_iter().filter(|s| find_match(bin, &left, &lhs, s).is_none()).collect();
+    lhs.extend(extra);
     lhs
 }
 
@@ -120,20 +137,20 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -
     let one_to_many = matches!(bin.card, Card::OneToMany(_));
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
 
-    let mut one_index: HashMap<u64, usize> = HashMap::with_capacity(one.len());
+    let mut one_index = KeyIndex::with_capacity(one.len());
     for (position, sample) in one.iter().enumerate() {
-        if let Some(&earlier) = one_index.get(&signature(bin, sample)) {
+        let same = |p: usize| same_signature(bin, &one[p], sample);
+        if let Some(earlier) = one_index.find_or_insert(signature(bin, sample), position, same) {
             return Err(duplicate_error(bin, &one[earlier], sample, one_to_many));
         }
-        one_index.insert(signature(bin, sample), position);
     }
 
-    let mut matched_one_to_one: HashSet<u64> = HashSet::new();
-    let mut matched_grouped: HashMap<u64, HashSet<Labels>> = HashMap::new();
+    // A position on the "one" side stands for its match group.
+    let mut matched = vec![false; one.len()];
+    let mut grouped_results: HashMap<usize, HashSet<Labels>> = HashMap::new();
     let mut out = Vec::with_capacity(many.len());
     for sample in many {
-        let sig = signature(bin, &sample);
-        let Some(&position) = one_index.get(&sig) else {
+        let Some(position) = find_match(bin, &one_index, &one, &sample) else {
             continue;
         };
         let other = &one[position];
@@ -146,23 +163,18 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -
         }
 
         let result = result_sample(bin, sample, other, value);
-        match &bin.card {
-            Card::OneToOne => {
-                if !matched_one_to_one.insert(sig) {
-                    return Err(ExprError {
-                        offset: None,
-                        message: "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                    });
-                }
+        if let Card::OneToOne = bin.card {
+            if std::mem::replace(&mut matched[position], true) {
+                return Err(ExprError {
+                    offset: None,
+                    message: "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                });
             }
-            _ => {
-                if !matched_grouped.entry(sig).or_default().insert(result.to_labels()) {
-                    return Err(ExprError {
-                        offset: None,
-                        message: "multiple matches for labels: grouping labels must ensure unique matches".into(),
-                    });
-                }
-            }
+        } else if !grouped_results.entry(position).or_default().insert(result.to_labels()) {
+            return Err(ExprError {
+                offset: None,
+                message: "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            });
         }
         out.push(result);
     }
@@ -206,6 +218,11 @@ fn result_sample<'s>(bin: &Binary, mut sample: Sample<'s>, other: &Sample<'s>, v
         }
     }
     sample
+}
+
+/// The labels of the match group, for error messages.
+fn match_group(bin: &Binary, sample: &Sample<'_>) -> Labels {
+    Labels::from_pairs(matched_pairs(bin, sample))
 }
 
 fn duplicate_error(bin: &Binary, first: &Sample<'_>, second: &Sample<'_>, one_is_left: bool) -> ExprError {

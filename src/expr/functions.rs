@@ -449,10 +449,14 @@ pub fn check_unique_labels(samples: &[Sample<'_>]) -> Result<(), ExprError> {
     let mut seen = std::collections::HashSet::with_capacity(samples.len());
     for sample in samples {
         if !seen.insert(sample.to_labels()) {
-            return Err(ExprError { offset: None, message: "vector cannot contain metrics with the same labelset".into() });
+            return Err(duplicate_labels_error());
         }
     }
     Ok(())
+}
+
+pub fn duplicate_labels_error() -> ExprError {
+    ExprError { offset: None, message: "vector cannot contain metrics with the same labelset".into() }
 }
 
 /// Go's `math.Max`: NaN if either is NaN.

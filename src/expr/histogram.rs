@@ -2,10 +2,9 @@
 //! `BucketQuantile`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-
+use super::keys::{hash_pairs, KeyIndex};
 use super::value::Sample;
-use crate::labels::{fnv1a, Labels, METRIC_NAME};
+use crate::labels::{Labels, METRIC_NAME};
 
 /// Bucket counts that differ by less than this relative amount are treated
 /// as equal, hiding floating-point noise (Prometheus's `smallDeltaTolerance`).
@@ -24,26 +23,19 @@ struct Bucket {
 /// `__name__`, and returns the `q` quantile of each group. Series without a
 /// numeric `le` are ignored.
 pub fn quantile<'s>(q: f64, samples: Vec<Sample<'s>>, ts: i64) -> Vec<Sample<'s>> {
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index = KeyIndex::default();
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
     for sample in &samples {
         let Some(upper_bound) = parse_go_float(sample.label(LE)) else {
             continue;
         };
-        let key = fnv1a(
-            sample
-                .label_pairs()
-                .filter(|(n, _)| *n != LE && *n != METRIC_NAME)
-                .flat_map(|(n, v)| [n.as_bytes(), &[0xff][..], v.as_bytes(), &[0xff][..]]),
-        );
-        let position = *index.entry(key).or_insert_with(|| {
-            let mut labels = sample.to_labels();
-            labels.remove(LE);
-            labels.remove(METRIC_NAME);
-            groups.push((labels, Vec::new()));
-            groups.len() - 1
-        });
-        groups[position].1.push(Bucket { upper_bound, count: sample.value });
+        let group_pairs = || sample.label_pairs().filter(|(n, _)| *n != LE && *n != METRIC_NAME);
+        let bucket = Bucket { upper_bound, count: sample.value };
+        let same = |position: usize| groups[position].0.iter().eq(group_pairs());
+        match index.find_or_insert(hash_pairs(group_pairs()), groups.len(), same) {
+            Some(position) => groups[position].1.push(bucket),
+            None => groups.push((Labels::from_pairs(group_pairs()), vec![bucket])),
+        }
     }
 
     groups

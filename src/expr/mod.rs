@@ -7,6 +7,7 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod keys;
 mod plan;
 mod range;
 mod source;
@@ -98,10 +99,14 @@ impl Expr {
             Value::Vector(samples) => samples,
             _ => return Err(eval::internal("the expression is neither a scalar nor an instant vector")),
         };
-        functions::check_unique_labels(&samples)?;
         let mut out: Vec<(Labels, f64)> = samples.iter().map(|s| (s.to_labels(), s.value)).collect();
-        if !keeps_order(&self.root) {
+        if keeps_order(&self.root) {
+            functions::check_unique_labels(&samples)?;
+        } else {
             out.sort_by(|a, b| a.0.cmp(&b.0));
+            if out.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+                return Err(functions::duplicate_labels_error());
+            }
         }
         Ok(out)
     }
