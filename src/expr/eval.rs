@@ -2,12 +2,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
 use super::value::{Matrix, RangeSeries, Sample, Value};
 use super::{aggregate, binary, functions, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
-use crate::store::{is_stale_marker, Series, Store};
+use crate::store::{is_stale_marker, Series, SeriesRef, Store};
 
 /// How far back an instant selector looks for the latest sample, as
 /// Prometheus's default `--query.lookback-delta`.
@@ -17,8 +18,17 @@ pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 /// the rule group's evaluation interval, whose default is one minute.
 pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
 
+/// The series a selector matched in one store while its set of series
+/// stayed the same, so that matchers run only when series come or go.
+#[derive(Debug, Default)]
+pub struct SelectorCache {
+    key: Option<(u64, u64)>,
+    series: Vec<SeriesRef>,
+}
+
 pub struct Evaluator<'s> {
     pub store: &'s Store,
+    pub selector_cache: &'s [Mutex<SelectorCache>],
     /// The time of the whole query, which `@ start()` and `@ end()` mean.
     pub query_ms: i64,
     pub default_step_ms: i64,
@@ -76,6 +86,7 @@ impl<'s> Evaluator<'s> {
     fn instant(&self, selector: &Selector, ts: i64) -> Vec<Sample<'s>> {
         let t = self.resolve(selector.at, ts) - selector.offset_ms;
         self.matching(selector)
+            .into_iter()
             .filter_map(|series| {
                 let (t_ms, value) = series.latest_at(t, LOOKBACK_MS)?;
                 (!is_stale_marker(value)).then(|| Sample {
@@ -94,6 +105,7 @@ impl<'s> Evaluator<'s> {
         let end_ms = self.resolve(selector.at, ts) - selector.offset_ms;
         let series = self
             .matching(selector)
+            .into_iter()
             .filter_map(|series| {
                 let window = series.window(end_ms - range_ms, end_ms);
                 let samples: Cow<'s, [(i64, f64)]> = if window.has_stale {
@@ -112,15 +124,26 @@ impl<'s> Evaluator<'s> {
         Matrix { series, end_ms, range_ms }
     }
 
-    fn matching<'a>(&'a self, selector: &'a Selector) -> impl Iterator<Item = &'s Series> + 'a {
-        let name = selector.name.as_deref();
-        self.store.series_named(name).filter(move |series| {
-            selector.matchers.iter().all(|m| match m {
-                // The name index has already applied this matcher.
-                LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
-                _ => m.matches(series.labels().get(m.name()).unwrap_or("")),
-            })
-        })
+    /// Returns the series that `selector` matches, from the cache unless
+    /// series were added or removed since it was filled.
+    fn matching(&self, selector: &Selector) -> Vec<&'s Series> {
+        let key = self.store.series_set_key();
+        let Some(cache) = self.selector_cache.get(selector.id) else {
+            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).map(|(_, s)| s).collect();
+        };
+        // A panic while the lock was held leaves a cache that is at worst
+        // stale, and the key check below refills it.
+        let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.key != Some(key) {
+            cache.series = self
+                .store
+                .series_named(selector.name.as_deref())
+                .filter(|(_, series)| matches(selector, series))
+                .map(|(series_ref, _)| series_ref)
+                .collect();
+            cache.key = Some(key);
+        }
+        cache.series.iter().filter_map(|&series_ref| self.store.series_at(series_ref)).collect()
     }
 
     /// Evaluates the inner expression at every multiple of the step in
@@ -160,6 +183,15 @@ impl<'s> Evaluator<'s> {
         }
         Ok(Matrix { series, end_ms, range_ms: subquery.range_ms })
     }
+}
+
+fn matches(selector: &Selector, series: &Series) -> bool {
+    let name = selector.name.as_deref();
+    selector.matchers.iter().all(|m| match m {
+        // The name index has already applied this matcher.
+        LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
+        _ => m.matches(series.labels().get(m.name()).unwrap_or("")),
+    })
 }
 
 fn negate(value: Value<'_>) -> Value<'_> {

@@ -16,7 +16,9 @@ mod value;
 use crate::labels::Labels;
 use crate::store::Store;
 
-use eval::{Evaluator, DEFAULT_SUBQUERY_STEP_MS, LOOKBACK_MS};
+use std::sync::{Arc, Mutex};
+
+use eval::{Evaluator, SelectorCache, DEFAULT_SUBQUERY_STEP_MS, LOOKBACK_MS};
 use plan::Node;
 use value::Value;
 
@@ -35,6 +37,8 @@ pub struct ExprError {
 pub struct Expr {
     root: Node,
     subquery_step_ms: i64,
+    /// The series each selector matched, by selector id; clones share it.
+    selector_cache: Arc<[Mutex<SelectorCache>]>,
 }
 
 impl Expr {
@@ -45,13 +49,17 @@ impl Expr {
             offset: source::position_of_error(source, &message),
             message,
         })?;
-        let root = plan::plan(&parsed, source)?;
+        let (root, selectors) = plan::plan(&parsed, source)?;
         match root {
             Node::String(_) | Node::Range { .. } | Node::Subquery(_) => Err(ExprError {
                 offset: Some(0),
                 message: "expression must evaluate to a scalar or an instant vector".into(),
             }),
-            root => Ok(Expr { root, subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS }),
+            root => Ok(Expr {
+                root,
+                subquery_step_ms: DEFAULT_SUBQUERY_STEP_MS,
+                selector_cache: (0..selectors).map(|_| Mutex::new(SelectorCache::default())).collect(),
+            }),
         }
     }
 
@@ -93,7 +101,12 @@ impl Expr {
     /// Evaluates at `at_ms` and returns one value per output series. A scalar
     /// result is returned as one series with no labels.
     pub fn eval(&self, store: &Store, at_ms: i64) -> Result<Vec<(Labels, f64)>, ExprError> {
-        let evaluator = Evaluator { store, query_ms: at_ms, default_step_ms: self.subquery_step_ms };
+        let evaluator = Evaluator {
+            store,
+            query_ms: at_ms,
+            default_step_ms: self.subquery_step_ms,
+            selector_cache: &self.selector_cache,
+        };
         let samples = match evaluator.eval(&self.root, at_ms)? {
             Value::Scalar(value) => return Ok(vec![(Labels::new(), value)]),
             Value::Vector(samples) => samples,

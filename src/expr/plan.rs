@@ -3,6 +3,7 @@
 //! semantics, functions resolved, and everything andon cannot evaluate
 //! rejected with the position of the offending function.
 
+use std::cell::Cell;
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -38,6 +39,9 @@ pub enum At {
 
 #[derive(Clone, Debug)]
 pub struct Selector {
+    /// Numbers the selectors of one expression from 0, to find their
+    /// cached series.
+    pub id: usize,
     /// The metric name, when a selector fixes it with an equality matcher.
     pub name: Option<String>,
     pub matchers: Vec<LabelMatcher>,
@@ -164,12 +168,16 @@ pub struct Binary {
 }
 
 /// Converts a parsed expression; `source` locates rejected functions.
-pub fn plan(expr: &ast::Expr, source: &str) -> Result<Node, ExprError> {
-    Planner { source }.node(expr)
+/// Also returns the number of selectors.
+pub fn plan(expr: &ast::Expr, source: &str) -> Result<(Node, usize), ExprError> {
+    let planner = Planner { source, selectors: Cell::new(0) };
+    let node = planner.node(expr)?;
+    Ok((node, planner.selectors.get()))
 }
 
 struct Planner<'a> {
     source: &'a str,
+    selectors: Cell<usize>,
 }
 
 impl Planner<'_> {
@@ -207,7 +215,10 @@ impl Planner<'_> {
             LabelMatcher::Equal(n, v) if n == METRIC_NAME => Some(v.clone()),
             _ => None,
         });
+        let id = self.selectors.get();
+        self.selectors.set(id + 1);
         Ok(Selector {
+            id,
             name,
             matchers,
             offset_ms: offset_ms(&vs.offset),

@@ -592,3 +592,36 @@ fn rate_of_same_labels_after_name_drop_is_an_error() {
     let expr = Expr::parse(r#"rate({__name__=~"a|b"}[1m])"#).expect("parses");
     assert!(expr.eval(&store, 20 * S).is_err());
 }
+
+#[test]
+fn selector_cache_sees_new_series() {
+    let mut store = store();
+    load(&mut store, &labels("g", &[("i", "a")]), &[(10, 1.0)]);
+    let expr = Expr::parse("sum(g)").expect("parses");
+    assert_eq!(expr.eval(&store, 20 * S).expect("evaluates")[0].1, 1.0);
+    load(&mut store, &labels("g", &[("i", "b")]), &[(15, 2.0)]);
+    assert_eq!(expr.eval(&store, 20 * S).expect("evaluates")[0].1, 3.0);
+}
+
+#[test]
+fn selector_cache_forgets_removed_series() {
+    let mut store = Store::new(60 * S);
+    load(&mut store, &labels("g", &[("i", "a")]), &[(10, 1.0)]);
+    load(&mut store, &labels("g", &[("i", "b")]), &[(50, 2.0)]);
+    let expr = Expr::parse("sum(g)").expect("parses");
+    assert_eq!(expr.eval(&store, 55 * S).expect("evaluates")[0].1, 3.0);
+    // Series a's only sample expires, which removes the series and moves b.
+    store.prune(75 * S);
+    assert_eq!(expr.eval(&store, 75 * S).expect("evaluates")[0].1, 2.0);
+}
+
+#[test]
+fn selector_cache_is_per_store() {
+    let mut first = store();
+    load(&mut first, &labels("g", &[]), &[(10, 1.0)]);
+    let mut second = store();
+    load(&mut second, &labels("g", &[]), &[(10, 5.0)]);
+    let expr = Expr::parse("g").expect("parses");
+    assert_eq!(expr.eval(&first, 20 * S).expect("evaluates")[0].1, 1.0);
+    assert_eq!(expr.eval(&second, 20 * S).expect("evaluates")[0].1, 5.0);
+}

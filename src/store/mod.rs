@@ -9,6 +9,7 @@
 mod series;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::labels::Labels;
 
@@ -31,17 +32,18 @@ struct NameGroup {
 }
 
 impl NameGroup {
-    /// Returns the series for `labels`, creating it when missing.
-    fn series_mut(&mut self, labels: &Labels) -> &mut Series {
-        let position = match self.index.get(labels) {
-            Some(&position) => position,
+    /// Returns the series for `labels`, creating it when missing, and
+    /// whether it was created.
+    fn series_mut(&mut self, labels: &Labels) -> (&mut Series, bool) {
+        let (position, created) = match self.index.get(labels) {
+            Some(&position) => (position, false),
             None => {
                 self.series.push(Series::new(labels.clone()));
                 self.index.insert(labels.clone(), self.series.len() - 1);
-                self.series.len() - 1
+                (self.series.len() - 1, true)
             }
         };
-        &mut self.series[position]
+        (&mut self.series[position], created)
     }
 
     /// Removes the series at `position`, keeping the index consistent with
@@ -55,12 +57,22 @@ impl NameGroup {
     }
 }
 
+/// Source of [`Store::id`] values.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
 /// Stores recent samples per series.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     retention_ms: i64,
-    /// Series grouped by metric name; series without a name are under "".
-    groups: HashMap<String, NameGroup>,
+    /// Series grouped by metric name. Groups are never removed, so that
+    /// their positions stay valid for [`SeriesRef`]s.
+    groups: Vec<NameGroup>,
+    /// Positions in `groups` by metric name; series without a name are
+    /// under "".
+    group_positions: HashMap<String, usize>,
+    id: u64,
+    /// Counts changes to the set of series or to their positions.
+    generation: u64,
     /// The label sets of each target's latest scrape, to mark the series
     /// that the next scrape lacks as stale.
     targets: HashMap<String, HashSet<Labels>>,
@@ -71,9 +83,19 @@ impl Store {
     pub fn new(retention_ms: i64) -> Self {
         Store {
             retention_ms: retention_ms.max(0),
-            groups: HashMap::new(),
+            groups: Vec::new(),
+            group_positions: HashMap::new(),
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            generation: 0,
             targets: HashMap::new(),
         }
+    }
+
+    /// Identifies this store and its current set of series: the same key
+    /// means every [`SeriesRef`] taken under it is still valid and no
+    /// series was added or removed.
+    pub fn series_set_key(&self) -> (u64, u64) {
+        (self.id, self.generation)
     }
 
     /// The history each series keeps, in milliseconds.
@@ -109,55 +131,86 @@ impl Store {
     /// duplicate samples.
     pub fn append(&mut self, labels: &Labels, at_ms: i64, value: f64) {
         let name = labels.metric_name().unwrap_or("");
-        let group = match self.groups.get_mut(name) {
-            Some(group) => group,
-            None => self.groups.entry(name.to_string()).or_default(),
+        let position = match self.group_positions.get(name) {
+            Some(&position) => position,
+            None => {
+                self.groups.push(NameGroup::default());
+                self.group_positions.insert(name.to_string(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
         };
-        let series = group.series_mut(labels);
+        let (series, created) = self.groups[position].series_mut(labels);
         series.push(at_ms, value);
         series.drop_before(at_ms.saturating_sub(self.retention_ms));
+        if created {
+            self.generation += 1;
+        }
     }
 
     /// Drops samples older than `retention_ms` before `now_ms` from every
     /// series, and the series left without samples.
     pub fn prune(&mut self, now_ms: i64) {
         let cutoff = now_ms.saturating_sub(self.retention_ms);
-        for group in self.groups.values_mut() {
+        for group in &mut self.groups {
             let mut position = 0;
             while position < group.series.len() {
                 group.series[position].drop_before(cutoff);
                 if group.series[position].is_empty() {
                     group.remove_at(position);
+                    self.generation += 1;
                 } else {
                     position += 1;
                 }
             }
         }
-        self.groups.retain(|_, group| !group.series.is_empty());
     }
 
     /// Iterates over the series named `name`, or over all series when `name`
     /// is `None`.
-    pub fn series_named<'a>(&'a self, name: Option<&str>) -> Box<dyn Iterator<Item = &'a Series> + 'a> {
-        match name {
-            Some(name) => match self.groups.get(name) {
-                Some(group) => Box::new(group.series.iter()),
-                None => Box::new(std::iter::empty()),
-            },
-            None => Box::new(self.groups.values().flat_map(|g| g.series.iter())),
-        }
+    pub fn series_named<'a>(&'a self, name: Option<&str>) -> impl Iterator<Item = (SeriesRef, &'a Series)> + 'a {
+        let only = match name {
+            Some(name) => Some(self.group_positions.get(name).copied().unwrap_or(usize::MAX)),
+            None => None,
+        };
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(move |(g, _)| only.is_none_or(|o| o == *g))
+            .flat_map(|(g, group)| {
+                group.series.iter().enumerate().map(move |(s, series)| (SeriesRef { group: g, position: s }, series))
+            })
+    }
+
+    /// Returns the series that `series_ref` names; valid while
+    /// [`series_set_key`](Store::series_set_key) is unchanged.
+    pub fn series_at(&self, series_ref: SeriesRef) -> Option<&Series> {
+        self.groups.get(series_ref.group)?.series.get(series_ref.position)
     }
 
     /// Returns the series with exactly these labels.
     pub fn series(&self, labels: &Labels) -> Option<&Series> {
-        let group = self.groups.get(labels.metric_name().unwrap_or(""))?;
+        let group = &self.groups[*self.group_positions.get(labels.metric_name().unwrap_or(""))?];
         group.index.get(labels).map(|&position| &group.series[position])
     }
 
     /// The number of series held.
     pub fn series_count(&self) -> usize {
-        self.groups.values().map(|g| g.series.len()).sum()
+        self.groups.iter().map(|g| g.series.len()).sum()
     }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(0)
+    }
+}
+
+/// The position of a series in a [`Store`], cheaper to follow than a
+/// lookup by labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeriesRef {
+    group: usize,
+    position: usize,
 }
 
 #[cfg(test)]
