@@ -130,12 +130,43 @@ fn fold_extreme(largest: bool, current: f64, value: f64) -> f64 {
 
 /// Hashes the labels that identify a sample's output group.
 fn group_key(sample: &Sample<'_>, grouping: &Grouping) -> u64 {
-    hash_pairs(sample.label_pairs().filter(|(name, _)| keeps(grouping, name)))
+    hash_pairs(group_pairs(sample, grouping))
 }
 
 /// Whether `sample` belongs to the group whose output labels are `labels`.
 fn same_group(labels: &Labels, sample: &Sample<'_>, grouping: &Grouping) -> bool {
-    labels.iter().eq(sample.label_pairs().filter(|(name, _)| keeps(grouping, name)))
+    labels.iter().eq(group_pairs(sample, grouping))
+}
+
+/// The labels of `sample` that its output group keeps, in name order. For
+/// `by`, looking up the few listed names is cheaper than filtering every
+/// label of the series.
+fn group_pairs<'a>(sample: &'a Sample<'_>, grouping: &'a Grouping) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    match grouping {
+        Grouping::By(names) => Either::Left(names.iter().filter_map(move |name| {
+            let value = sample.label(name);
+            (!value.is_empty()).then_some((name.as_str(), value))
+        })),
+        Grouping::Without(_) => Either::Right(sample.label_pairs().filter(move |(name, _)| keeps(grouping, name))),
+    }
+}
+
+/// One of two iterators over the same items, chosen at run time without
+/// boxing.
+enum Either<L, R> {
+    Left(L),
+    Right(R),
+}
+
+impl<T, L: Iterator<Item = T>, R: Iterator<Item = T>> Iterator for Either<L, R> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match self {
+            Either::Left(left) => left.next(),
+            Either::Right(right) => right.next(),
+        }
+    }
 }
 
 /// Whether an aggregation's output keeps label `name`: `by` keeps the
@@ -148,7 +179,7 @@ fn keeps(grouping: &Grouping, name: &str) -> bool {
 }
 
 fn group_labels(sample: &Sample<'_>, grouping: &Grouping) -> Labels {
-    Labels::from_pairs(sample.label_pairs().filter(|(name, _)| keeps(grouping, name)))
+    Labels::from_pairs(group_pairs(sample, grouping))
 }
 
 /// Checks `k` of topk/bottomk as Prometheus does and truncates it; 0 means

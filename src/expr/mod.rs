@@ -112,10 +112,17 @@ impl Expr {
             Value::Vector(samples) => samples,
             _ => return Err(eval::internal("the expression is neither a scalar nor an instant vector")),
         };
-        let mut out: Vec<(Labels, f64)> = samples.iter().map(|s| (s.to_labels(), s.value)).collect();
         if keeps_order(&self.root) {
             functions::check_unique_labels(&samples)?;
-        } else {
+        }
+        let mut out: Vec<(Labels, f64)> = samples
+            .into_iter()
+            .map(|sample| {
+                let value = sample.value;
+                (sample.into_labels(), value)
+            })
+            .collect();
+        if !keeps_order(&self.root) {
             out.sort_by(|a, b| a.0.cmp(&b.0));
             if out.windows(2).any(|pair| pair[0].0 == pair[1].0) {
                 return Err(functions::duplicate_labels_error());

@@ -104,9 +104,10 @@ pub enum AggOp {
     Quantile,
 }
 
-/// Which labels an aggregation or a vector match keeps.
+/// Which labels an aggregation keeps.
 #[derive(Clone, Debug)]
 pub enum Grouping {
+    /// The listed labels, sorted and without duplicates.
     By(Vec<String>),
     Without(Vec<String>),
 }
@@ -283,7 +284,7 @@ impl Planner<'_> {
         }
         let grouping = match &agg.modifier {
             None => Grouping::By(Vec::new()),
-            Some(LabelModifier::Include(ls)) => Grouping::By(ls.labels.clone()),
+            Some(LabelModifier::Include(ls)) => Grouping::By(sorted_unique(&ls.labels)),
             Some(LabelModifier::Exclude(ls)) => Grouping::Without(ls.labels.clone()),
         };
         Ok(Node::Aggregate(Box::new(Aggregate { op, expr: self.node(&agg.expr)?, param, grouping })))
@@ -407,6 +408,15 @@ fn check_count_values_label(param: Option<&Node>) -> Result<(), ExprError> {
         Some(Node::String(label)) => Err(ExprError { offset: None, message: format!("invalid label name {label:?} in count_values") }),
         _ => Err(ExprError { offset: None, message: "count_values needs a string literal as its label name".into() }),
     }
+}
+
+/// Sorts and deduplicates label names, so that looking them up one by one
+/// yields pairs in the order of a label set.
+fn sorted_unique(names: &[String]) -> Vec<String> {
+    let mut names = names.to_vec();
+    names.sort();
+    names.dedup();
+    names
 }
 
 fn unsupported_construct(what: &str) -> ExprError {

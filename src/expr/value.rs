@@ -44,6 +44,12 @@ impl<'s> Sample<'s> {
         }
     }
 
+    /// Returns the visible labels, without copying labels already owned.
+    pub fn into_labels(mut self) -> Labels {
+        self.labels_mut();
+        self.labels.into_owned()
+    }
+
     /// Applies a pending name drop so that `labels` can be edited.
     pub fn labels_mut(&mut self) -> &mut Labels {
         if self.drop_name {
