@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::eval::{internal, Evaluator};
-use super::keys::{hash_pairs, KeyIndex};
+use super::keys::{KeyIndex, PairList};
 use super::plan::{AggOp, Aggregate, Grouping, Node};
 use super::range::{kahan_inc, quantile, Averager};
 use super::value::{format_go_float, Sample, Value};
@@ -52,11 +52,11 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
     let mut index = KeyIndex::default();
     let mut groups: Vec<(Labels, Accumulator)> = Vec::new();
     for sample in samples {
-        let key = group_key(&sample, &agg.grouping);
-        let same = |position: usize| same_group(&groups[position].0, &sample, &agg.grouping);
-        match index.find_or_insert(key, groups.len(), same) {
+        let pairs = PairList::collect(group_pairs(&sample, &agg.grouping));
+        let same = |position: usize| pairs.equals(&groups[position].0);
+        match index.find_or_insert(pairs.hash(), groups.len(), same) {
             Some(position) => accumulate(&mut groups[position].1, sample.value),
-            None => groups.push((group_labels(&sample, &agg.grouping), start(agg.op, sample.value))),
+            None => groups.push((Labels::from_pairs(pairs.as_slice().iter().copied()), start(agg.op, sample.value))),
         }
     }
 
@@ -129,15 +129,6 @@ fn fold_extreme(largest: bool, current: f64, value: f64) -> f64 {
 }
 
 /// Hashes the labels that identify a sample's output group.
-fn group_key(sample: &Sample<'_>, grouping: &Grouping) -> u64 {
-    hash_pairs(group_pairs(sample, grouping))
-}
-
-/// Whether `sample` belongs to the group whose output labels are `labels`.
-fn same_group(labels: &Labels, sample: &Sample<'_>, grouping: &Grouping) -> bool {
-    labels.iter().eq(group_pairs(sample, grouping))
-}
-
 /// The labels of `sample` that its output group keeps, in name order. For
 /// `by`, looking up the few listed names is cheaper than filtering every
 /// label of the series.
@@ -200,11 +191,14 @@ fn top_k<'s>(samples: Vec<Sample<'s>>, grouping: &Grouping, k: usize, largest: b
     let mut index = KeyIndex::default();
     let mut groups: Vec<(Labels, Vec<Sample<'s>>)> = Vec::new();
     for sample in samples {
-        let key = group_key(&sample, grouping);
-        let same = |position: usize| same_group(&groups[position].0, &sample, grouping);
-        match index.find_or_insert(key, groups.len(), same) {
-            Some(position) => groups[position].1.push(sample),
-            None => groups.push((group_labels(&sample, grouping), vec![sample])),
+        let found = {
+            let pairs = PairList::collect(group_pairs(&sample, grouping));
+            let same = |position: usize| pairs.equals(&groups[position].0);
+            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_pairs(pairs.as_slice().iter().copied()))
+        };
+        match found {
+            Ok(position) => groups[position].1.push(sample),
+            Err(labels) => groups.push((labels, vec![sample])),
         }
     }
     let mut out = Vec::new();

@@ -2,11 +2,10 @@
 //! scalars and vectors, with vector matching as Prometheus 3's
 //! `VectorBinop` and `VectorAnd`/`VectorOr`/`VectorUnless`.
 
-use std::collections::{HashMap, HashSet};
 
 use super::eval::Evaluator;
 use super::plan::{BinOp, Binary, Card};
-use super::keys::{hash_pairs, KeyIndex};
+use super::keys::{hash_pairs, KeyIndex, PairList};
 use super::value::{Sample, Value};
 use super::ExprError;
 use crate::labels::{Labels, METRIC_NAME};
@@ -147,8 +146,11 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -
 
     // A position on the "one" side stands for its match group.
     let mut matched = vec![false; one.len()];
-    let mut grouped_results: HashMap<usize, HashSet<Labels>> = HashMap::new();
-    let mut out = Vec::with_capacity(many.len());
+    // For group_left/group_right: the match group of each output sample,
+    // and an index of (match group, labels) to find duplicate results.
+    let mut out_groups: Vec<usize> = Vec::new();
+    let mut grouped_index = KeyIndex::default();
+    let mut out: Vec<Sample<'s>> = Vec::with_capacity(many.len());
     for sample in many {
         let Some(position) = find_match(bin, &one_index, &one, &sample) else {
             continue;
@@ -170,11 +172,17 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -
                     message: "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 });
             }
-        } else if !grouped_results.entry(position).or_default().insert(result.to_labels()) {
-            return Err(ExprError {
-                offset: None,
-                message: "multiple matches for labels: grouping labels must ensure unique matches".into(),
-            });
+        } else {
+            let pairs = PairList::collect(result.label_pairs());
+            let same = |p: usize| out_groups[p] == position && pairs.as_slice().iter().copied().eq(out[p].label_pairs());
+            let key = pairs.hash() ^ (position as u64);
+            if grouped_index.find_or_insert(key, out.len(), same).is_some() {
+                return Err(ExprError {
+                    offset: None,
+                    message: "multiple matches for labels: grouping labels must ensure unique matches".into(),
+                });
+            }
+            out_groups.push(position);
         }
         out.push(result);
     }

@@ -20,6 +20,51 @@ pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
     hasher.finish()
 }
 
+/// Label pairs gathered once per sample, so that hashing and comparing them
+/// need not look them up again. Up to 16 pairs stay on the stack.
+pub struct PairList<'a> {
+    inline: [(&'a str, &'a str); INLINE_PAIRS],
+    len: usize,
+    spill: Vec<(&'a str, &'a str)>,
+}
+
+const INLINE_PAIRS: usize = 16;
+
+impl<'a> PairList<'a> {
+    pub fn collect(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut list = PairList { inline: [("", ""); INLINE_PAIRS], len: 0, spill: Vec::new() };
+        for pair in pairs {
+            if list.len < INLINE_PAIRS {
+                list.inline[list.len] = pair;
+                list.len += 1;
+            } else {
+                if list.spill.is_empty() {
+                    list.spill.extend_from_slice(&list.inline);
+                }
+                list.spill.push(pair);
+            }
+        }
+        list
+    }
+
+    pub fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+
+    pub fn hash(&self) -> u64 {
+        hash_pairs(self.as_slice().iter().copied())
+    }
+
+    /// Whether `labels` has exactly these pairs.
+    pub fn equals(&self, labels: &crate::labels::Labels) -> bool {
+        labels.iter().eq(self.as_slice().iter().copied())
+    }
+}
+
 /// Positions in some list, keyed by label-set hashes with open addressing:
 /// a collision moves on to the next key in a fixed sequence.
 #[derive(Debug, Default)]
@@ -68,6 +113,14 @@ impl KeyIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_list_spills_past_inline_capacity() {
+        let names: Vec<String> = (0..20).map(|i| format!("l{i:02}")).collect();
+        let list = PairList::collect(names.iter().map(|n| (n.as_str(), "v")));
+        assert_eq!(list.as_slice().len(), 20);
+        assert_eq!(list.as_slice()[19].0, "l19");
+    }
 
     #[test]
     fn colliding_hashes_stay_apart() {

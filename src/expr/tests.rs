@@ -625,3 +625,15 @@ fn selector_cache_is_per_store() {
     assert_eq!(expr.eval(&first, 20 * S).expect("evaluates")[0].1, 1.0);
     assert_eq!(expr.eval(&second, 20 * S).expect("evaluates")[0].1, 5.0);
 }
+
+#[test]
+fn group_left_duplicate_result_is_an_error() {
+    let mut store = store();
+    for code in ["200", "500"] {
+        load(&mut store, &labels("hits", &[("job", "api"), ("code", code)]), &[(10, 5.0)]);
+    }
+    load(&mut store, &labels("info", &[("job", "api"), ("code", "x")]), &[(10, 1.0)]);
+    let expr = Expr::parse("hits * on(job) group_left(code) info").expect("parses");
+    let error = expr.eval(&store, 20 * S).expect_err("both results get code=x");
+    assert_eq!(error.message, "multiple matches for labels: grouping labels must ensure unique matches");
+}

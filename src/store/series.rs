@@ -91,6 +91,9 @@ impl Series {
 
     /// Drops samples at or before `cutoff_ms`.
     pub(super) fn drop_before(&mut self, cutoff_ms: i64) {
+        if self.is_empty() || self.first_t > cutoff_ms {
+            return;
+        }
         let live = &self.samples[self.head..];
         let expired = live.partition_point(|&(t, _)| t <= cutoff_ms);
         if expired == 0 {
