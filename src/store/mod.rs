@@ -1,7 +1,19 @@
-//! The sample store: one ring buffer per series that some rule reads.
-//! TODO(skeleton): replaced by the full store.
+//! The sample store: one buffer of recent samples per series that some rule
+//! reads, indexed by metric name.
+//!
+//! Staleness follows Prometheus: a series that a target's previous scrape
+//! contained and the current scrape lacks gets a stale marker at the current
+//! scrape time, so it disappears from instant selectors at once instead of
+//! after the 5-minute lookback.
+
+mod series;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::labels::Labels;
+
+pub use series::Series;
 
 /// Prometheus's stale marker: a sample with this NaN bit pattern says the
 /// series ended at that time.
@@ -12,30 +24,194 @@ pub fn is_stale_marker(value: f64) -> bool {
     value.to_bits() == STALE_MARKER.to_bits()
 }
 
-/// Stores recent samples per series.
+/// The series that share one metric name, with a lookup by label set.
 #[derive(Debug, Default)]
-pub struct Store {}
+struct NameGroup {
+    series: Vec<Series>,
+    index: HashMap<Labels, usize>,
+}
+
+impl NameGroup {
+    /// Returns the series for `labels`, creating it when missing, and
+    /// whether it was created.
+    fn series_mut(&mut self, labels: &Labels) -> (&mut Series, bool) {
+        let (position, created) = match self.index.get(labels) {
+            Some(&position) => (position, false),
+            None => {
+                self.series.push(Series::new(labels.clone()));
+                self.index.insert(labels.clone(), self.series.len() - 1);
+                (self.series.len() - 1, true)
+            }
+        };
+        (&mut self.series[position], created)
+    }
+
+    /// Removes the series at `position`, keeping the index consistent with
+    /// the swap that `Vec::swap_remove` does.
+    fn remove_at(&mut self, position: usize) {
+        let removed = self.series.swap_remove(position);
+        self.index.remove(removed.labels());
+        if let Some(moved) = self.series.get(position) {
+            self.index.insert(moved.labels().clone(), position);
+        }
+    }
+}
+
+/// Source of [`Store::id`] values.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Stores recent samples per series.
+#[derive(Debug)]
+pub struct Store {
+    retention_ms: i64,
+    /// Series grouped by metric name. Groups are never removed, so that
+    /// their positions stay valid for [`SeriesRef`]s.
+    groups: Vec<NameGroup>,
+    /// Positions in `groups` by metric name; series without a name are
+    /// under "".
+    group_positions: HashMap<String, usize>,
+    id: u64,
+    /// Counts changes to the set of series or to their positions.
+    generation: u64,
+    /// The label sets of each target's latest scrape, to mark the series
+    /// that the next scrape lacks as stale.
+    targets: HashMap<String, HashSet<Labels>>,
+}
 
 impl Store {
     /// Creates a store that keeps `retention_ms` of samples per series.
     pub fn new(retention_ms: i64) -> Self {
-        let _ = retention_ms;
-        Store {}
+        Store {
+            retention_ms: retention_ms.max(0),
+            groups: Vec::new(),
+            group_positions: HashMap::new(),
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            generation: 0,
+            targets: HashMap::new(),
+        }
+    }
+
+    /// Identifies this store and its current set of series: the same key
+    /// means every [`SeriesRef`] taken under it is still valid and no
+    /// series was added or removed.
+    pub fn series_set_key(&self) -> (u64, u64) {
+        (self.id, self.generation)
+    }
+
+    /// The history each series keeps, in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
     }
 
     /// Stores one scrape of `target`: appends every sample at `at_ms` (or
     /// the sample's own timestamp) and marks the target's series that this
     /// scrape no longer contains as stale from `at_ms` on.
     pub fn ingest_scrape(&mut self, target: &str, at_ms: i64, samples: Vec<(Labels, f64, Option<i64>)>) {
-        let _ = (target, at_ms, samples);
-        todo!()
+        let mut seen = HashSet::with_capacity(samples.len());
+        for (labels, value, timestamp) in samples {
+            self.append(&labels, timestamp.unwrap_or(at_ms), value);
+            seen.insert(labels);
+        }
+
+        let previous = self.targets.insert(target.to_string(), seen);
+        if let Some(previous) = previous {
+            let current = &self.targets[target];
+            let gone: Vec<Labels> = previous.into_iter().filter(|l| !current.contains(l)).collect();
+            for labels in gone {
+                self.append(&labels, at_ms, STALE_MARKER);
+            }
+        }
+        self.prune(at_ms);
     }
 
     /// Appends one sample to a series that belongs to no target (such as
     /// `up`, or series loaded by tests); it never goes stale by absence.
-    /// `value` may be [`STALE_MARKER`].
+    /// `value` may be [`STALE_MARKER`]. A sample at or before the series'
+    /// latest timestamp is ignored, as Prometheus rejects out-of-order and
+    /// duplicate samples.
     pub fn append(&mut self, labels: &Labels, at_ms: i64, value: f64) {
-        let _ = (labels, at_ms, value);
-        todo!()
+        let name = labels.metric_name().unwrap_or("");
+        let position = match self.group_positions.get(name) {
+            Some(&position) => position,
+            None => {
+                self.groups.push(NameGroup::default());
+                self.group_positions.insert(name.to_string(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let (series, created) = self.groups[position].series_mut(labels);
+        series.push(at_ms, value);
+        series.drop_before(at_ms.saturating_sub(self.retention_ms));
+        if created {
+            self.generation += 1;
+        }
+    }
+
+    /// Drops samples older than `retention_ms` before `now_ms` from every
+    /// series, and the series left without samples.
+    pub fn prune(&mut self, now_ms: i64) {
+        let cutoff = now_ms.saturating_sub(self.retention_ms);
+        for group in &mut self.groups {
+            let mut position = 0;
+            while position < group.series.len() {
+                group.series[position].drop_before(cutoff);
+                if group.series[position].is_empty() {
+                    group.remove_at(position);
+                    self.generation += 1;
+                } else {
+                    position += 1;
+                }
+            }
+        }
+    }
+
+    /// Iterates over the series named `name`, or over all series when `name`
+    /// is `None`.
+    pub fn series_named<'a>(&'a self, name: Option<&str>) -> impl Iterator<Item = (SeriesRef, &'a Series)> + 'a {
+        let only = match name {
+            Some(name) => Some(self.group_positions.get(name).copied().unwrap_or(usize::MAX)),
+            None => None,
+        };
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(move |(g, _)| only.is_none_or(|o| o == *g))
+            .flat_map(|(g, group)| {
+                group.series.iter().enumerate().map(move |(s, series)| (SeriesRef { group: g, position: s }, series))
+            })
+    }
+
+    /// Returns the series that `series_ref` names; valid while
+    /// [`series_set_key`](Store::series_set_key) is unchanged.
+    pub fn series_at(&self, series_ref: SeriesRef) -> Option<&Series> {
+        self.groups.get(series_ref.group)?.series.get(series_ref.position)
+    }
+
+    /// Returns the series with exactly these labels.
+    pub fn series(&self, labels: &Labels) -> Option<&Series> {
+        let group = &self.groups[*self.group_positions.get(labels.metric_name().unwrap_or(""))?];
+        group.index.get(labels).map(|&position| &group.series[position])
+    }
+
+    /// The number of series held.
+    pub fn series_count(&self) -> usize {
+        self.groups.iter().map(|g| g.series.len()).sum()
     }
 }
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new(0)
+    }
+}
+
+/// The position of a series in a [`Store`], cheaper to follow than a
+/// lookup by labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeriesRef {
+    group: usize,
+    position: usize,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! Expression evaluation: one tick evaluates 50 typical alert expressions
+//! over a store of 5,000 series with one sample per second.
+//!
+//! Run with `cargo bench --bench eval`. Besides criterion's timings it
+//! prints the heap allocations of one tick with 5-minute and with 1-minute
+//! windows, counted by a wrapping global allocator: equal counts show that
+//! no allocation grows with the window length.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use andon::expr::Expr;
+use andon::labels::Labels;
+use andon::store::Store;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+/// Counts allocations and reallocations made through the system allocator.
+struct CountingAllocator;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwards the caller's layout unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `System` with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+const SECOND_MS: i64 = 1_000;
+/// Samples per series: 10 minutes at one per second, so that 5-minute
+/// windows and the 5-minute lookback are full.
+const HISTORY_S: i64 = 600;
+const JOBS: usize = 10;
+const INSTANCES: usize = 10;
+const BUCKETS: [&str; 12] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
+
+/// 50 alert expressions of the kinds users paste: rates, ratios,
+/// histogram quantiles, aggregations and comparisons. `RANGE` is replaced
+/// by the window length.
+const EXPRESSIONS: [&str; 50] = [
+    "sum(rate(http_requests_total{code=~\"5..\"}[RANGE])) / sum(rate(http_requests_total[RANGE])) > 0.01",
+    "sum by (job) (rate(http_requests_total{code=~\"5..\"}[RANGE])) / sum by (job) (rate(http_requests_total[RANGE])) > 0.05",
+    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[RANGE]))) > 0.2",
+    "histogram_quantile(0.99, sum by (job, le) (rate(http_request_duration_seconds_bucket[RANGE]))) > 1",
+    "histogram_quantile(0.5, sum by (le) (rate(http_request_duration_seconds_bucket{job=\"job-1\"}[RANGE])))",
+    "sum(rate(erlmcp_errors_total[RANGE])) / sum(rate(erlmcp_requests_total[RANGE])) > 0.0005",
+    "sum by (instance) (rate(erlmcp_errors_total[RANGE])) / sum by (instance) (rate(erlmcp_requests_total[RANGE]))",
+    "rate(process_cpu_seconds_total[RANGE]) > 0.5",
+    "avg by (job) (rate(process_cpu_seconds_total[RANGE])) > 0.6",
+    "max(rate(process_cpu_seconds_total[RANGE])) > 0.75",
+    "process_resident_memory_bytes > 300e6",
+    "sum by (job) (process_resident_memory_bytes) > 3.5e9",
+    "max_over_time(process_resident_memory_bytes[RANGE]) > 400e6",
+    "erlmcp_connections_active > 150",
+    "sum(erlmcp_connections_active) > 350",
+    "avg_over_time(erlmcp_connections_active[RANGE]) > 200",
+    "up == 0",
+    "sum by (job) (up) < 5",
+    "count by (job) (up == 0) > 1",
+    "absent(up{job=\"job-1\"})",
+    "node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.1",
+    "(node_filesystem_avail_bytes / node_filesystem_size_bytes) * 100 < 15",
+    "predict_linear(node_filesystem_avail_bytes{mountpoint=\"/\"}[RANGE], 4 * 3600) < 0",
+    "min by (instance) (node_filesystem_avail_bytes{mountpoint=~\"/|/var\"}) < 1e9",
+    "1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[RANGE])) > 0.8",
+    "sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[RANGE])) > 3",
+    "avg by (mode) (rate(node_cpu_seconds_total[RANGE]))",
+    "increase(http_requests_total{code=\"500\"}[RANGE]) > 10",
+    "sum(increase(http_requests_total[RANGE])) > 1e6",
+    "topk(5, sum by (instance) (rate(http_requests_total[RANGE])))",
+    "bottomk(3, sum by (job) (rate(http_requests_total[RANGE])))",
+    "irate(http_requests_total{method=\"GET\", code=\"200\"}[RANGE]) > 100",
+    "delta(erlmcp_connections_active[RANGE]) > 50",
+    "deriv(process_resident_memory_bytes[RANGE]) > 1e5",
+    "changes(up[RANGE]) > 2",
+    "resets(process_cpu_seconds_total[RANGE]) > 0",
+    "quantile by (job) (0.9, rate(http_requests_total[RANGE]))",
+    "stddev by (job) (rate(http_requests_total[RANGE]))",
+    "count(rate(http_requests_total[RANGE]) > 1)",
+    "sum by (job, code) (rate(http_requests_total[RANGE])) > 5",
+    "sum without (instance, method) (rate(http_requests_total[RANGE])) > 5",
+    "rate(http_requests_total{code=\"500\"}[RANGE]) / ignoring(code) group_left rate(http_requests_total{code=\"200\"}[RANGE]) > 0.1",
+    "sum by (instance) (rate(http_requests_total[RANGE])) / on(instance) group_left sum by (instance) (rate(process_cpu_seconds_total[RANGE]))",
+    "rate(erlmcp_requests_total[RANGE]) > 5000",
+    "sum(rate(erlmcp_requests_total[RANGE])) > bool 5000",
+    "clamp_max(sum by (job) (rate(http_requests_total[RANGE])), 1000)",
+    "min_over_time(up[RANGE]) == 0",
+    "last_over_time(erlmcp_connections_active[RANGE]) > 300",
+    "(sum(rate(http_requests_total{code=~\"5..\"}[RANGE])) or vector(0)) > 0",
+    "sum by (job) (rate(http_request_duration_seconds_sum[RANGE])) / sum by (job) (rate(http_request_duration_seconds_count[RANGE])) > 0.15",
+];
+
+fn series(name: &str, pairs: &[(&str, &str)]) -> Labels {
+    let mut labels = Labels::from_pairs(pairs.iter().copied());
+    labels.set("__name__", name);
+    labels
+}
+
+/// The label sets of the store with a value function per series: counters
+/// grow by a per-series step each second, gauges wobble.
+fn all_series() -> Vec<(Labels, f64, bool)> {
+    let mut out = Vec::new();
+    for j in 0..JOBS {
+        for i in 0..INSTANCES {
+            let job = format!("job-{j}");
+            let instance = format!("host-{j}-{i}:9100");
+            let base = [("job", job.as_str()), ("instance", instance.as_str())];
+            for method in ["GET", "POST"] {
+                for code in ["200", "201", "404", "500", "503"] {
+                    let labels = [base[0], base[1], ("method", method), ("code", code)];
+                    out.push((series("http_requests_total", &labels), 1.0 + (j + i) as f64, true));
+                }
+            }
+            for le in BUCKETS {
+                out.push((series("http_request_duration_seconds_bucket", &[base[0], base[1], ("le", le)]), 10.0, true));
+            }
+            out.push((series("http_request_duration_seconds_sum", &base), 1.5, true));
+            out.push((series("http_request_duration_seconds_count", &base), 10.0, true));
+            out.push((series("process_cpu_seconds_total", &base), 0.3, true));
+            out.push((series("process_resident_memory_bytes", &base), 2.5e8, false));
+            out.push((series("erlmcp_requests_total", &base), 250.0, true));
+            out.push((series("erlmcp_errors_total", &base), 0.1, true));
+            out.push((series("erlmcp_connections_active", &base), 120.0, false));
+            out.push((series("up", &base), 1.0, false));
+            for mountpoint in ["/", "/var", "/home", "/boot", "/srv"] {
+                let labels = [base[0], base[1], ("mountpoint", mountpoint)];
+                out.push((series("node_filesystem_avail_bytes", &labels), 5e10, false));
+                out.push((series("node_filesystem_size_bytes", &labels), 1e11, false));
+            }
+            for cpu in 0..2 {
+                for mode in ["idle", "user", "system", "iowait", "steal"] {
+                    let cpu = cpu.to_string();
+                    let labels = [base[0], base[1], ("cpu", cpu.as_str()), ("mode", mode)];
+                    out.push((series("node_cpu_seconds_total", &labels), 0.1, true));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn build_store() -> (Store, i64) {
+    let mut store = Store::new((HISTORY_S + 1) * SECOND_MS);
+    let series = all_series();
+    let mut values: Vec<f64> = vec![0.0; series.len()];
+    for second in 0..HISTORY_S {
+        for (index, (labels, step, counter)) in series.iter().enumerate() {
+            let wobble = ((second as usize * 7 + index) % 13) as f64;
+            values[index] = if *counter { values[index] + step * (1.0 + wobble / 13.0) } else { step * (1.0 + wobble / 100.0) };
+            store.append(labels, second * SECOND_MS, values[index]);
+        }
+    }
+    (store, HISTORY_S * SECOND_MS)
+}
+
+fn parse_all(range: &str) -> Vec<Expr> {
+    EXPRESSIONS
+        .iter()
+        .map(|source| {
+            let source = source.replace("RANGE", range);
+            Expr::parse(&source).unwrap_or_else(|e| panic!("{source}: {e}"))
+        })
+        .collect()
+}
+
+fn tick(exprs: &[Expr], store: &Store, at_ms: i64) -> usize {
+    let mut outputs = 0;
+    for expr in exprs {
+        outputs += expr.eval(store, at_ms).map(|r| r.len()).unwrap_or(0);
+    }
+    outputs
+}
+
+/// Counts the allocations of one tick after a first tick has filled the
+/// selector caches, as in a running sidecar.
+fn allocations_per_tick(exprs: &[Expr], store: &Store, at_ms: i64) -> usize {
+    black_box(tick(exprs, store, at_ms));
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    black_box(tick(exprs, store, at_ms));
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+fn bench_eval(c: &mut Criterion) {
+    let (store, now_ms) = build_store();
+    let five_minutes = parse_all("5m");
+    let one_minute = parse_all("1m");
+    println!("store: {} series, {} samples each; one tick: 50 expressions", store.series_count(), HISTORY_S);
+    for (label, exprs) in [("5m", &five_minutes), ("1m", &one_minute)] {
+        let outputs = tick(exprs, &store, now_ms);
+        let allocations = allocations_per_tick(exprs, &store, now_ms);
+        println!("{label} windows: {outputs} output series, {allocations} allocations per tick");
+    }
+
+    let mut group = c.benchmark_group("eval");
+    group.measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sample_size(30);
+    group.bench_function("tick_50_exprs_5000_series_5m", |b| b.iter(|| black_box(tick(&five_minutes, &store, now_ms))));
+    group.bench_function("tick_50_exprs_5000_series_1m", |b| b.iter(|| black_box(tick(&one_minute, &store, now_ms))));
+    group.finish();
+}
+
+criterion_group!(benches, bench_eval);
+criterion_main!(benches);

@@ -1,0 +1,237 @@
+//! Aggregation operators (`sum by (..)`, `topk`, ...), as Prometheus 3's
+//! `aggregation` in `engine.go`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::eval::{internal, Evaluator};
+use super::keys::{KeyIndex, PairList};
+use super::plan::{AggOp, Aggregate, Grouping, Node};
+use super::range::{kahan_inc, quantile, Averager};
+use super::value::{format_go_float, Sample, Value};
+use super::ExprError;
+use crate::labels::{Labels, METRIC_NAME};
+
+/// The running state of one output group.
+enum Accumulator {
+    Sum { sum: f64, compensation: f64 },
+    Avg(Averager),
+    /// The running minimum (`largest` false) or maximum.
+    Extreme { largest: bool, value: f64 },
+    Count(f64),
+    Variance { count: f64, mean: f64, value: f64 },
+    Values(Vec<f64>),
+}
+
+pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Value<'s>, ExprError> {
+    let param = match (&agg.param, agg.op) {
+        (Some(node), AggOp::Topk | AggOp::Bottomk | AggOp::Quantile) => ev.scalar(node, ts)?,
+        _ => f64::NAN,
+    };
+    let mut samples = ev.vector(&agg.expr, ts)?;
+    match agg.op {
+        AggOp::CountValues => {
+            let label = match &agg.param {
+                Some(Node::String(label)) => label.as_str(),
+                _ => return Err(internal("count_values without a label name")),
+            };
+            return Ok(Value::Vector(count_values(&samples, &agg.grouping, label, ts)));
+        }
+        AggOp::Topk | AggOp::Bottomk => {
+            let k = top_k_param(param)?;
+            if k == 0 {
+                return Ok(Value::Vector(Vec::new()));
+            }
+            // Prometheus reads series in label order; ties keep that order.
+            samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok(Value::Vector(top_k(samples, &agg.grouping, k, agg.op == AggOp::Topk)));
+        }
+        _ => {}
+    }
+
+    let mut index = KeyIndex::default();
+    let mut groups: Vec<(Labels, Accumulator)> = Vec::new();
+    for sample in samples {
+        let pairs = PairList::collect(group_pairs(&sample, &agg.grouping));
+        let same = |position: usize| pairs.equals(&groups[position].0);
+        match index.find_or_insert(pairs.hash(), groups.len(), same) {
+            Some(position) => accumulate(&mut groups[position].1, sample.value),
+            None => groups.push((Labels::from_pairs(pairs.as_slice().iter().copied()), start(agg.op, sample.value))),
+        }
+    }
+
+    let out = groups
+        .into_iter()
+        .map(|(labels, accumulator)| Sample {
+            labels: Cow::Owned(labels),
+            drop_name: false,
+            value: finish(agg.op, accumulator, param),
+            t_ms: ts,
+        })
+        .collect();
+    Ok(Value::Vector(out))
+}
+
+fn start(op: AggOp, value: f64) -> Accumulator {
+    match op {
+        AggOp::Sum => Accumulator::Sum { sum: value, compensation: 0.0 },
+        AggOp::Avg => {
+            let mut averager = Averager::default();
+            averager.add(value);
+            Accumulator::Avg(averager)
+        }
+        AggOp::Min | AggOp::Max => Accumulator::Extreme { largest: op == AggOp::Max, value },
+        AggOp::Count | AggOp::Group => Accumulator::Count(1.0),
+        AggOp::Stddev | AggOp::Stdvar => Accumulator::Variance { count: 1.0, mean: value, value: 0.0 },
+        _ => Accumulator::Values(vec![value]),
+    }
+}
+
+fn accumulate(accumulator: &mut Accumulator, value: f64) {
+    match accumulator {
+        Accumulator::Sum { sum, compensation } => (*sum, *compensation) = kahan_inc(value, *sum, *compensation),
+        Accumulator::Avg(averager) => averager.add(value),
+        Accumulator::Extreme { largest, value: current } => *current = fold_extreme(*largest, *current, value),
+        Accumulator::Count(count) => *count += 1.0,
+        Accumulator::Variance { count, mean, value: aux } => {
+            *count += 1.0;
+            let delta = value - *mean;
+            *mean += delta / *count;
+            *aux += delta * (value - *mean);
+        }
+        Accumulator::Values(values) => values.push(value),
+    }
+}
+
+fn finish(op: AggOp, accumulator: Accumulator, param: f64) -> f64 {
+    match (op, accumulator) {
+        (_, Accumulator::Sum { sum, compensation }) => sum + compensation,
+        (_, Accumulator::Avg(averager)) => averager.result(),
+        (AggOp::Group, _) => 1.0,
+        (_, Accumulator::Count(count)) => count,
+        (AggOp::Stddev, Accumulator::Variance { count, value, .. }) => (value / count).sqrt(),
+        (_, Accumulator::Variance { count, value, .. }) => value / count,
+        (AggOp::Quantile, Accumulator::Values(values)) => quantile(param, values),
+        (_, Accumulator::Extreme { value, .. }) => value,
+        _ => f64::NAN,
+    }
+}
+
+/// Folds one value into a minimum or maximum; a NaN so far is replaced by
+/// any value, as in Prometheus.
+fn fold_extreme(largest: bool, current: f64, value: f64) -> f64 {
+    let replace = if largest { value > current } else { value < current } || current.is_nan();
+    if replace {
+        value
+    } else {
+        current
+    }
+}
+
+/// Hashes the labels that identify a sample's output group.
+/// The labels of `sample` that its output group keeps, in name order. For
+/// `by`, looking up the few listed names is cheaper than filtering every
+/// label of the series.
+fn group_pairs<'a>(sample: &'a Sample<'_>, grouping: &'a Grouping) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    match grouping {
+        Grouping::By(names) => Either::Left(names.iter().filter_map(move |name| {
+            let value = sample.label(name);
+            (!value.is_empty()).then_some((name.as_str(), value))
+        })),
+        Grouping::Without(_) => Either::Right(sample.label_pairs().filter(move |(name, _)| keeps(grouping, name))),
+    }
+}
+
+/// One of two iterators over the same items, chosen at run time without
+/// boxing.
+enum Either<L, R> {
+    Left(L),
+    Right(R),
+}
+
+impl<T, L: Iterator<Item = T>, R: Iterator<Item = T>> Iterator for Either<L, R> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match self {
+            Either::Left(left) => left.next(),
+            Either::Right(right) => right.next(),
+        }
+    }
+}
+
+/// Whether an aggregation's output keeps label `name`: `by` keeps the
+/// listed labels, `without` all but the listed ones and `__name__`.
+fn keeps(grouping: &Grouping, name: &str) -> bool {
+    match grouping {
+        Grouping::By(labels) => labels.iter().any(|l| l == name),
+        Grouping::Without(labels) => name != METRIC_NAME && !labels.iter().any(|l| l == name),
+    }
+}
+
+fn group_labels(sample: &Sample<'_>, grouping: &Grouping) -> Labels {
+    Labels::from_pairs(group_pairs(sample, grouping))
+}
+
+/// Checks `k` of topk/bottomk as Prometheus does and truncates it; 0 means
+/// an empty result.
+fn top_k_param(param: f64) -> Result<usize, ExprError> {
+    if param.is_nan() {
+        return Err(ExprError { offset: None, message: "Parameter value is NaN".into() });
+    }
+    if !(-9.223_372_036_854_775e18..=9.223_372_036_854_775e18).contains(&param) {
+        return Err(ExprError { offset: None, message: format!("Scalar value {param} overflows int64") });
+    }
+    Ok(if param < 1.0 { 0 } else { param.trunc() as usize })
+}
+
+/// Keeps the `k` largest (or smallest) samples of each group, NaN ranked
+/// last, with the samples' own labels.
+fn top_k<'s>(samples: Vec<Sample<'s>>, grouping: &Grouping, k: usize, largest: bool) -> Vec<Sample<'s>> {
+    let mut index = KeyIndex::default();
+    let mut groups: Vec<(Labels, Vec<Sample<'s>>)> = Vec::new();
+    for sample in samples {
+        let found = {
+            let pairs = PairList::collect(group_pairs(&sample, grouping));
+            let same = |position: usize| pairs.equals(&groups[position].0);
+            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_pairs(pairs.as_slice().iter().copied()))
+        };
+        match found {
+            Ok(position) => groups[position].1.push(sample),
+            Err(labels) => groups.push((labels, vec![sample])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut group) in groups {
+        group.sort_by(|a, b| match (a.value.is_nan(), b.value.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) if largest => b.value.total_cmp(&a.value),
+            (false, false) => a.value.total_cmp(&b.value),
+        });
+        group.truncate(k);
+        out.extend(group);
+    }
+    out
+}
+
+/// `count_values("label", v)`: counts the samples per group and value,
+/// with the value written into `label`.
+fn count_values<'s>(samples: &[Sample<'s>], grouping: &Grouping, label: &str, ts: i64) -> Vec<Sample<'s>> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut out: Vec<Sample<'s>> = Vec::new();
+    for sample in samples {
+        let mut labels = group_labels(sample, grouping);
+        labels.set(label, format_go_float(sample.value));
+        match index.get(&labels) {
+            Some(&position) => out[position].value += 1.0,
+            None => {
+                index.insert(labels.clone(), out.len());
+                out.push(Sample { labels: Cow::Owned(labels), drop_name: false, value: 1.0, t_ms: ts });
+            }
+        }
+    }
+    out
+}
+

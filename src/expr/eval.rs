@@ -1,0 +1,213 @@
+//! The tree walk: evaluates a [`Node`] at one timestamp over the store.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
+use super::value::{Matrix, RangeSeries, Sample, Value};
+use super::{aggregate, binary, functions, ExprError};
+use crate::labels::{Labels, METRIC_NAME};
+use crate::store::{is_stale_marker, Series, SeriesRef, Store};
+
+/// How far back an instant selector looks for the latest sample, as
+/// Prometheus's default `--query.lookback-delta`.
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// The subquery step used when an expression gives none: Prometheus takes
+/// the rule group's evaluation interval, whose default is one minute.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// The series a selector matched in one store while its set of series
+/// stayed the same, so that matchers run only when series come or go.
+#[derive(Debug, Default)]
+pub struct SelectorCache {
+    key: Option<(u64, u64)>,
+    series: Vec<SeriesRef>,
+}
+
+pub struct Evaluator<'s> {
+    pub store: &'s Store,
+    pub selector_cache: &'s [Mutex<SelectorCache>],
+    /// The time of the whole query, which `@ start()` and `@ end()` mean.
+    pub query_ms: i64,
+    pub default_step_ms: i64,
+}
+
+impl<'s> Evaluator<'s> {
+    pub fn eval(&self, node: &Node, ts: i64) -> Result<Value<'s>, ExprError> {
+        match node {
+            Node::Number(v) => Ok(Value::Scalar(*v)),
+            Node::String(_) => Ok(Value::String),
+            Node::Selector(selector) => Ok(Value::Vector(self.instant(selector, ts))),
+            Node::Range { selector, range_ms } => Ok(Value::Matrix(self.range(selector, *range_ms, ts))),
+            Node::Subquery(subquery) => Ok(Value::Matrix(self.subquery(subquery, ts)?)),
+            Node::Call { func, args } => functions::call(self, *func, args, ts),
+            Node::Aggregate(agg) => aggregate::aggregate(self, agg, ts),
+            Node::Binary(bin) => binary::binary(self, bin, ts),
+            Node::Negate(inner) => Ok(negate(self.eval(inner, ts)?)),
+        }
+    }
+
+    /// Evaluates a node that the parser typed as a scalar.
+    pub fn scalar(&self, node: &Node, ts: i64) -> Result<f64, ExprError> {
+        match self.eval(node, ts)? {
+            Value::Scalar(v) => Ok(v),
+            _ => Err(internal("expected a scalar")),
+        }
+    }
+
+    /// Evaluates a node that the parser typed as an instant vector.
+    pub fn vector(&self, node: &Node, ts: i64) -> Result<Vec<Sample<'s>>, ExprError> {
+        match self.eval(node, ts)? {
+            Value::Vector(v) => Ok(v),
+            _ => Err(internal("expected an instant vector")),
+        }
+    }
+
+    /// Evaluates a node that the parser typed as a range vector.
+    pub fn matrix(&self, node: &Node, ts: i64) -> Result<Matrix<'s>, ExprError> {
+        match self.eval(node, ts)? {
+            Value::Matrix(m) => Ok(m),
+            _ => Err(internal("expected a range vector")),
+        }
+    }
+
+    fn resolve(&self, at: Option<At>, ts: i64) -> i64 {
+        match at {
+            None => ts,
+            Some(At::EvalTime) => self.query_ms,
+            Some(At::Millis(ms)) => ms,
+        }
+    }
+
+    /// Selects the latest sample in `(t - 5m, t]` of each matching series;
+    /// a series whose latest sample is a stale marker is absent.
+    fn instant(&self, selector: &Selector, ts: i64) -> Vec<Sample<'s>> {
+        let t = self.resolve(selector.at, ts) - selector.offset_ms;
+        self.matching(selector)
+            .into_iter()
+            .filter_map(|series| {
+                let (t_ms, value) = series.latest_at(t, LOOKBACK_MS)?;
+                (!is_stale_marker(value)).then(|| Sample {
+                    labels: Cow::Borrowed(series.labels()),
+                    drop_name: false,
+                    value,
+                    t_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// Selects the samples in `(t - range, t]` of each matching series,
+    /// without stale markers; series with no sample there are left out.
+    fn range(&self, selector: &Selector, range_ms: i64, ts: i64) -> Matrix<'s> {
+        let end_ms = self.resolve(selector.at, ts) - selector.offset_ms;
+        let series = self
+            .matching(selector)
+            .into_iter()
+            .filter_map(|series| {
+                let window = series.window(end_ms - range_ms, end_ms);
+                let samples: Cow<'s, [(i64, f64)]> = if window.has_stale {
+                    Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
+                } else {
+                    Cow::Borrowed(window.samples)
+                };
+                (!samples.is_empty()).then(|| RangeSeries {
+                    labels: Cow::Borrowed(series.labels()),
+                    drop_name: false,
+                    samples,
+                    may_reset: window.has_stale || window.has_reset,
+                })
+            })
+            .collect();
+        Matrix { series, end_ms, range_ms }
+    }
+
+    /// Returns the series that `selector` matches, from the cache unless
+    /// series were added or removed since it was filled.
+    fn matching(&self, selector: &Selector) -> Vec<&'s Series> {
+        let key = self.store.series_set_key();
+        let Some(cache) = self.selector_cache.get(selector.id) else {
+            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).map(|(_, s)| s).collect();
+        };
+        // A panic while the lock was held leaves a cache that is at worst
+        // stale, and the key check below refills it.
+        let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.key != Some(key) {
+            cache.series = self
+                .store
+                .series_named(selector.name.as_deref())
+                .filter(|(_, series)| matches(selector, series))
+                .map(|(series_ref, _)| series_ref)
+                .collect();
+            cache.key = Some(key);
+        }
+        cache.series.iter().filter_map(|&series_ref| self.store.series_at(series_ref)).collect()
+    }
+
+    /// Evaluates the inner expression at every multiple of the step in
+    /// `(t - range, t]`, as Prometheus aligns subquery steps to absolute time.
+    fn subquery(&self, subquery: &Subquery, ts: i64) -> Result<Matrix<'s>, ExprError> {
+        let end_ms = self.resolve(subquery.at, ts) - subquery.offset_ms;
+        let start_ms = end_ms - subquery.range_ms;
+        let step = subquery.step_ms.unwrap_or(self.default_step_ms).max(1);
+        // Integer division truncates toward zero as Go's does.
+        let mut t = step * (start_ms / step);
+        if t <= start_ms {
+            t += step;
+        }
+
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut series: Vec<RangeSeries<'s>> = Vec::new();
+        while t <= end_ms {
+            let samples = match self.eval(&subquery.expr, t)? {
+                Value::Scalar(v) => vec![Sample { labels: Cow::Owned(Labels::new()), drop_name: false, value: v, t_ms: t }],
+                Value::Vector(v) => v,
+                _ => return Err(internal("subquery of a range vector")),
+            };
+            for sample in samples {
+                let labels = sample.to_labels();
+                let position = *index.entry(labels.clone()).or_insert_with(|| {
+                    series.push(RangeSeries {
+                        labels: Cow::Owned(labels),
+                        drop_name: false,
+                        samples: Cow::Owned(Vec::new()),
+                        may_reset: true,
+                    });
+                    series.len() - 1
+                });
+                series[position].samples.to_mut().push((t, sample.value));
+            }
+            t += step;
+        }
+        Ok(Matrix { series, end_ms, range_ms: subquery.range_ms })
+    }
+}
+
+fn matches(selector: &Selector, series: &Series) -> bool {
+    let name = selector.name.as_deref();
+    selector.matchers.iter().all(|m| match m {
+        // The name index has already applied this matcher.
+        LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
+        _ => m.matches(series.labels().get(m.name()).unwrap_or("")),
+    })
+}
+
+fn negate(value: Value<'_>) -> Value<'_> {
+    match value {
+        Value::Scalar(v) => Value::Scalar(-v),
+        Value::Vector(mut samples) => {
+            for sample in &mut samples {
+                sample.value = -sample.value;
+                sample.drop_name = true;
+            }
+            Value::Vector(samples)
+        }
+        other => other,
+    }
+}
+
+pub fn internal(what: &str) -> ExprError {
+    ExprError { offset: None, message: format!("internal error in the evaluator: {what}") }
+}

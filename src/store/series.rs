@@ -1,0 +1,233 @@
+//! One series' samples in time order, with the positions of stale markers and
+//! counter resets so that range functions can skip scanning clean windows.
+
+use crate::labels::Labels;
+
+use super::is_stale_marker;
+
+/// Samples dropped from the front are compacted away once they are at least
+/// this many and at least half of the buffer, so appends stay amortized O(1).
+const COMPACT_MIN: usize = 256;
+
+/// One series: its labels and its samples `(t_ms, value)` in strictly
+/// increasing time order.
+#[derive(Debug)]
+pub struct Series {
+    /// Copies of the oldest live sample's time and of the latest sample,
+    /// valid while the series is not empty. Most lookups are near the
+    /// newest samples, and these spare them a cache miss on the buffer.
+    first_t: i64,
+    last: (i64, f64),
+    labels: Labels,
+    /// Samples; those before `head` are expired and wait for compaction.
+    samples: Vec<(i64, f64)>,
+    head: usize,
+    /// Timestamps of the stale markers among the live samples.
+    stale_times: Vec<i64>,
+    /// Timestamps of samples whose value is below the previous non-stale
+    /// value (a counter reset), among the live samples.
+    reset_times: Vec<i64>,
+    /// The latest non-stale value, to detect counter resets on append.
+    last_value: Option<f64>,
+}
+
+/// The samples of a series inside a time window, stale markers included.
+#[derive(Clone, Copy, Debug)]
+pub struct Window<'a> {
+    pub samples: &'a [(i64, f64)],
+    /// Whether `samples` contains any stale marker.
+    pub has_stale: bool,
+    /// Whether any counter reset lies inside `samples` (after its first
+    /// sample). Only valid when `has_stale` is false.
+    pub has_reset: bool,
+}
+
+impl Series {
+    pub(super) fn new(labels: Labels) -> Self {
+        Series {
+            first_t: 0,
+            last: (0, 0.0),
+            labels,
+            samples: Vec::new(),
+            head: 0,
+            stale_times: Vec::new(),
+            reset_times: Vec::new(),
+            last_value: None,
+        }
+    }
+
+    /// The series' labels, including `__name__`.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// The live samples, oldest first; may contain stale markers.
+    pub fn samples(&self) -> &[(i64, f64)] {
+        &self.samples[self.head..]
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.head == self.samples.len()
+    }
+
+    /// Appends a sample unless it is not newer than the latest one.
+    pub(super) fn push(&mut self, t_ms: i64, value: f64) {
+        if self.is_empty() {
+            self.first_t = t_ms;
+        } else if t_ms <= self.last.0 {
+            return;
+        }
+        if is_stale_marker(value) {
+            self.stale_times.push(t_ms);
+        } else {
+            if matches!(self.last_value, Some(previous) if value < previous) {
+                self.reset_times.push(t_ms);
+            }
+            self.last_value = Some(value);
+        }
+        self.samples.push((t_ms, value));
+        self.last = (t_ms, value);
+    }
+
+    /// Drops samples at or before `cutoff_ms`.
+    pub(super) fn drop_before(&mut self, cutoff_ms: i64) {
+        if self.is_empty() || self.first_t > cutoff_ms {
+            return;
+        }
+        let live = &self.samples[self.head..];
+        let expired = live.partition_point(|&(t, _)| t <= cutoff_ms);
+        if expired == 0 {
+            return;
+        }
+        self.head += expired;
+        drop_times_before(&mut self.stale_times, cutoff_ms);
+        drop_times_before(&mut self.reset_times, cutoff_ms);
+        if self.head == self.samples.len() {
+            self.samples.clear();
+            self.head = 0;
+            return;
+        }
+        self.first_t = self.samples[self.head].0;
+        if self.head >= COMPACT_MIN && self.head * 2 >= self.samples.len() {
+            self.samples.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
+    /// The latest sample at or before `t_ms` and after `t_ms - lookback_ms`,
+    /// stale marker included.
+    pub fn latest_at(&self, t_ms: i64, lookback_ms: i64) -> Option<(i64, f64)> {
+        if self.is_empty() {
+            return None;
+        }
+        let sample = if t_ms >= self.last.0 {
+            self.last
+        } else {
+            let live = self.samples();
+            let end = count_at_or_before(live, t_ms, self.first_t, self.last.0);
+            *live.get(end.checked_sub(1)?)?
+        };
+        (sample.0 > t_ms - lookback_ms).then_some(sample)
+    }
+
+    /// The samples in the left-open window `(start_ms, end_ms]`.
+    pub fn window(&self, start_ms: i64, end_ms: i64) -> Window<'_> {
+        let live = self.samples();
+        let (first_t, last_t) = (self.first_t, self.last.0);
+        let last = count_at_or_before(live, end_ms, first_t, last_t);
+        let first = count_at_or_before(live, start_ms, first_t, last_t).min(last);
+        let samples = &live[first..last];
+        let mut window = Window { samples, has_stale: false, has_reset: false };
+        // Most series have neither stale markers nor resets; then the
+        // window's first and last samples need not be read here.
+        if self.stale_times.is_empty() && self.reset_times.is_empty() {
+            return window;
+        }
+        if let (Some(&(first_t, _)), Some(&(last_t, _))) = (samples.first(), samples.last()) {
+            window.has_stale = any_time_within(&self.stale_times, first_t - 1, last_t);
+            window.has_reset = any_time_within(&self.reset_times, first_t, last_t);
+        }
+        window
+    }
+}
+
+/// Counts the samples at or before `t_ms`, as `partition_point` would.
+///
+/// Evaluation reads near the newest samples of buffers that together far
+/// exceed the CPU cache, so a plain binary search pays a cache miss per
+/// probe. Samples are close to evenly spaced, so the search starts at the
+/// position that the time interpolates to and gallops outward from there.
+/// `first_t` and `last_t` are the times of the first and last sample.
+fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i64) -> usize {
+    if samples.is_empty() {
+        return 0;
+    }
+    if t_ms >= last_t {
+        return samples.len();
+    }
+    if t_ms < first_t {
+        return 0;
+    }
+    // first_t <= t_ms < last_t, so the span is positive and the guess is in
+    // 0..len - 1.
+    let span = (last_t - first_t) as f64;
+    let guess = (((t_ms - first_t) as f64 / span) * (samples.len() - 1) as f64) as usize;
+    let guess = guess.min(samples.len() - 1);
+    let is_before = |i: usize| samples[i].0 <= t_ms;
+    if is_before(guess) {
+        // The answer is above `guess`: gallop up until a sample is after t.
+        let mut low = guess;
+        let mut step = 1;
+        loop {
+            let probe = low + step;
+            if probe >= samples.len() || !is_before(probe) {
+                let high = probe.min(samples.len());
+                return low + 1 + samples[low + 1..high].partition_point(|&(t, _)| t <= t_ms);
+            }
+            low = probe;
+            step *= 2;
+        }
+    } else {
+        // The answer is at or below `guess`: gallop down.
+        let mut high = guess;
+        let mut step = 1;
+        loop {
+            if high < step || is_before(high - step) {
+                let low = high.saturating_sub(step);
+                return low + samples[low..high].partition_point(|&(t, _)| t <= t_ms);
+            }
+            high -= step;
+            step *= 2;
+        }
+    }
+}
+
+fn drop_times_before(times: &mut Vec<i64>, cutoff_ms: i64) {
+    let expired = times.partition_point(|&t| t <= cutoff_ms);
+    times.drain(..expired);
+}
+
+/// Tells whether any of the sorted `times` lies in `(after, until]`.
+fn any_time_within(times: &[i64], after: i64, until: i64) -> bool {
+    let start = times.partition_point(|&t| t <= after);
+    times.get(start).is_some_and(|&t| t <= until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_matches_partition_point() {
+        let samples: Vec<(i64, f64)> = [0, 1, 2, 7, 8, 50, 51, 52, 100, 300].iter().map(|&t| (t, 0.0)).collect();
+        for t in -5..310 {
+            let expected = samples.partition_point(|&(s, _)| s <= t);
+            assert_eq!(count_at_or_before(&samples, t, 0, 300), expected, "t = {t}");
+        }
+    }
+
+    #[test]
+    fn search_of_empty_is_zero() {
+        assert_eq!(count_at_or_before(&[], 5, 0, 0), 0);
+    }
+}
