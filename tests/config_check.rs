@@ -349,7 +349,7 @@ fn many_errors_are_all_reported() {
         (rules, 6, 17),  // tiers out of order
         (rules, 12, 17), // above mixed with below
         (rules, 17, 36), // clear threshold above the trigger
-        (rules, 21, 8),  // unparsable PromQL
+        (rules, 21, 12), // unparsable PromQL, at the unclosed parenthesis
         (rules, 24, 1),  // rule without tier
         (rules, 29, 8),  // duplicate rule name
         (rules, 31, 26), // bad duration
@@ -640,7 +640,8 @@ fn unparsable_promql_quotes_expression() {
     let error = only(rule_errors(
         "[[rule]]\nname = \"r\"\nexpr = 'rate(x[1m]'\nred = { above = 1 }\n",
     ));
-    assert_eq!(position(&error), (3, 8));
+    // The column of the unclosed parenthesis inside the expression.
+    assert_eq!(position(&error), (3, 13));
     assert!(
         error.message.contains("\"rate(x[1m]\""),
         "{}",

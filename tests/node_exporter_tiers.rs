@@ -91,7 +91,7 @@ async fn gauge_walks_every_tier_with_hysteresis() {
 [global]
 scrape_interval = "100ms"
 evaluation_interval = "100ms"
-scrape_timeout = "1s"
+scrape_timeout = "100ms"
 listen = "127.0.0.1:{andon_port}"
 rule_files = ["rules.toml"]
 

@@ -95,7 +95,6 @@ fn promtool_passes_corpus() {
 }
 
 #[test]
-#[ignore = "needs the PromQL evaluator and the store, which are todo!() stubs until the expr branch is merged"]
 fn andon_agrees_with_promtool_on_corpus() {
     let mut total = 0;
     let mut disagreements = Vec::new();
