@@ -75,8 +75,8 @@ fn keep_ten(name: &str) -> bool {
     KEPT_NAMES.contains(&name)
 }
 
-/// Counts samples without building owned values: what a store that
-/// interns names sees.
+/// Counts labels without building owned values, as a store that interns
+/// names would read them.
 struct Count(usize);
 
 impl<'a> Visitor<'a> for Count {
@@ -143,8 +143,8 @@ fn print_accuracy() {
     }
     for line in TRICKY.lines() {
         let theirs = their_points(&prometheus_parse(line.as_bytes()));
-        let shown: Vec<String> = theirs.iter().map(|(k, (v, ts))| format!("{k} {v} ts={ts:?}")).collect();
-        println!("  {line:<40} -> {}", if shown.is_empty() { "(dropped)".to_string() } else { shown.join(", ") });
+        let returned: Vec<String> = theirs.iter().map(|(k, (v, ts))| format!("{k} {v} ts={ts:?}")).collect();
+        println!("  {line:<40} -> {}", if returned.is_empty() { "(dropped)".to_string() } else { returned.join(", ") });
     }
     println!();
 }

@@ -89,7 +89,7 @@ impl Resolved {
 pub(crate) struct SampleFacts<'s> {
     pub resolved: Resolved,
     pub value: f64,
-    /// The numeric `le` or `quantile` bound; `Err` holds its text when it
+    /// The numeric `le` or `quantile` bound; `Err` contains its text when it
     /// is missing (`""`) or not a number.
     pub bound: Result<f64, &'s str>,
     /// True when the label named after a state set family is present.
@@ -107,8 +107,8 @@ pub(crate) struct FamilyError {
     pub message: String,
 }
 
-/// The longest exemplar label set that OpenMetrics 1.0 allows, counted in
-/// characters of label names and values.
+/// Maximum length of an exemplar's label set in OpenMetrics 1.0, counted
+/// in characters of label names and values.
 const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 
 #[derive(Default)]
@@ -346,9 +346,9 @@ impl Families {
     }
 }
 
-fn set_once(flag: &mut bool, what: &str, name: &str) -> Result<(), String> {
+fn set_once(flag: &mut bool, keyword: &str, name: &str) -> Result<(), String> {
     if *flag {
-        return Err(format!("repeated {what} line for \"{name}\""));
+        return Err(format!("repeated {keyword} line for \"{name}\""));
     }
     *flag = true;
     Ok(())

@@ -78,12 +78,15 @@ pub(crate) fn seconds_to_ms(seconds: f64) -> i64 {
     (seconds * 1000.0).round() as i64
 }
 
-/// The text of a float as Go's `strconv.FormatFloat(f, 'g', -1, 64)`
-/// writes it: the shortest digits that read back as the same value, in
-/// exponent form when the decimal exponent is below -4 or at least 6,
-/// and `+Inf`, `-Inf`, `NaN` for the special values. Prometheus and its
-/// client libraries write `le` and `quantile` values this way, so series
-/// from different exporters get the same label value for the same bound.
+/// The canonical text of an `le` or `quantile` bound, as the Go client
+/// library writes it with `strconv.FormatFloat(v, 'g', -1, 64)`. That is
+/// the shortest digits that read back as the same value, in exponent form
+/// when the decimal exponent is below -4 or at least 6, and `+Inf`, `-Inf`
+/// or `NaN` for the special values. So `le="1.000"` and `le="1"` become
+/// one series, and `histogram_quantile` groups their buckets together.
+///
+/// NOTE: Prometheus 3 writes whole numbers as `1.0` instead; series from
+/// andon's store are only compared with each other, so one form suffices.
 #[derive(Clone, Copy)]
 pub struct CanonicalFloat {
     buf: [u8; 32],

@@ -304,3 +304,41 @@ fn check_metrics_writes_exemplar() {
     assert_eq!(listing, "a_total{} 1 # {t=\"x\"} 2 3000\n");
     assert!(valid);
 }
+
+#[test]
+fn filtered_histogram_parts_give_no_errors() {
+    let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n# EOF\n";
+    let report = parse(body.as_bytes(), Format::OpenMetrics, &|name: &str| name == "h_count");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.filtered, 3);
+}
+
+#[test]
+fn openmetrics_histogram_keeps_one_family_per_label_set() {
+    let body = "# TYPE h histogram\n\
+        h_bucket{path=\"/a\",le=\"0.5\"} 1\nh_bucket{path=\"/a\",le=\"+Inf\"} 2\nh_sum{path=\"/a\"} 3\nh_count{path=\"/a\"} 2\n\
+        h_bucket{path=\"/b\",le=\"0.5\"} 0\nh_bucket{path=\"/b\",le=\"+Inf\"} 1\nh_sum{path=\"/b\"} 1\nh_count{path=\"/b\"} 1\n# EOF\n";
+    let report = openmetrics(body);
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 8);
+    assert_eq!(report.families.len(), 1);
+    assert_eq!(report.families[0].metric_type, Some(MetricType::Histogram));
+    assert_eq!(report.samples[0].labels.get("le"), Some("0.5"));
+}
+
+#[test]
+fn metric_name_label_in_braces_is_an_error() {
+    let report = text("a{__name__=\"b\"} 1\n");
+    assert_eq!(report.samples.len(), 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].column, 3);
+}
+
+#[test]
+fn exemplar_on_gauge_is_an_error() {
+    let report = openmetrics("# TYPE a gauge\na 1 # {x=\"y\"} 1\n# EOF\n");
+    assert_eq!(report.samples.len(), 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 2);
+}

@@ -137,6 +137,9 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     }
 
     fn flush_family_errors(&mut self) {
+        if self.family_errors.is_empty() {
+            return;
+        }
         for problem in self.family_errors.drain(..) {
             self.summary.errors.push(ParseError { line: problem.line, column: 1, message: problem.message });
         }
@@ -192,7 +195,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let name_len = lexer::metric_name_len(line);
         // The name is ASCII, so this conversion cannot fail; an invalid
         // name is left for the full parse to report.
-        let Ok(name) = std::str::from_utf8(&line[..name_len]) else {
+        let Ok(name) = line_to_str(&line[..name_len]) else {
             return false;
         };
         if name.is_empty() || (self.keep)(name) {
