@@ -62,15 +62,26 @@ pub(crate) struct ExemplarLine {
 /// Returns the length of the metric name at the start of `bytes`
 /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), 0 when there is none.
 pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
-    let len = bytes
-        .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b':'))
-        .unwrap_or(bytes.len());
+    let len = bytes.iter().position(|&b| !NAME_BYTES[usize::from(b)]).unwrap_or(bytes.len());
     match bytes.first() {
         Some(b) if b.is_ascii_digit() => 0,
         _ => len,
     }
 }
+
+/// Bytes allowed in a metric name after its first byte: `[a-zA-Z0-9_:]`.
+/// A table lookup is cheaper than the chain of range checks on the hot
+/// path, where every line's name is scanned.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+        b += 1;
+    }
+    table
+};
 
 fn label_name_len(bytes: &[u8]) -> usize {
     let len = bytes
@@ -430,15 +441,23 @@ fn parse_openmetrics_comment(line: &str) -> Result<Comment<'_>, LineError> {
     })
 }
 
+fn trim_blanks_start(text: &str) -> &str {
+    let blanks = text.bytes().take_while(|b| matches!(b, b' ' | b'\t')).count();
+    &text[blanks..]
+}
+
 fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
-    let after_hash = line[1..].trim_start_matches([' ', '\t']);
-    let keyword = ["HELP", "TYPE"].into_iter().find(|k| {
-        after_hash.starts_with(k) && matches!(after_hash.as_bytes().get(4), Some(b' ' | b'\t'))
-    });
-    let Some(keyword) = keyword else {
-        return Ok(Comment::Other);
+    let after_hash = trim_blanks_start(&line[1..]);
+    let bytes = after_hash.as_bytes();
+    let keyword = match bytes.first_chunk::<4>() {
+        Some(b"HELP") => "HELP",
+        Some(b"TYPE") => "TYPE",
+        _ => return Ok(Comment::Other),
     };
-    let rest = after_hash[4..].trim_start_matches([' ', '\t']);
+    if !matches!(bytes.get(4), Some(b' ' | b'\t')) {
+        return Ok(Comment::Other);
+    }
+    let rest = trim_blanks_start(&after_hash[4..]);
     let start = line.len() - rest.len();
     let name_len = metric_name_len(rest.as_bytes());
     if name_len == 0 {
@@ -449,7 +468,7 @@ fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
     if !after_name.is_empty() && !after_name.starts_with([' ', '\t']) {
         return Err(LineError::new(start + name_len, format!("invalid metric name \"{}\"", token_at(line, start))));
     }
-    let text = after_name.trim_start_matches([' ', '\t']);
+    let text = trim_blanks_start(after_name);
     if keyword == "HELP" {
         return Ok(Comment::Help { name, text });
     }

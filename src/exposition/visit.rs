@@ -354,13 +354,22 @@ fn canonicalize_bound<'a>(labels: &mut [LabelRef<'a>], resolved: Resolved, forma
     Ok(number)
 }
 
+/// Compares the first bytes before calling the full comparison, because
+/// neighbouring label names nearly always differ there.
+fn name_greater(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x > y,
+        _ => a > b,
+    }
+}
+
 /// Sorts labels by name and rejects a repeated name.
 fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
     // Exporters nearly always write labels sorted, so insertion sort is
     // linear here and needs no allocation.
     for i in 1..labels.len() {
         let mut j = i;
-        while j > 0 && labels[j - 1].name.as_bytes() > labels[j].name.as_bytes() {
+        while j > 0 && name_greater(labels[j - 1].name, labels[j].name) {
             labels.swap(j - 1, j);
             j -= 1;
         }
