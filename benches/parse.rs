@@ -35,7 +35,9 @@ struct Input {
 }
 
 fn fixture(file: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exporters").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exporters")
+        .join(file);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -44,7 +46,10 @@ fn fixture(file: &str) -> Vec<u8> {
 fn generated_body() -> Vec<u8> {
     let mut body = String::with_capacity(90 << 20);
     for metric in 0..1_000 {
-        let _ = writeln!(body, "# HELP gen_metric_{metric:04} Generated gauge number {metric}.");
+        let _ = writeln!(
+            body,
+            "# HELP gen_metric_{metric:04} Generated gauge number {metric}."
+        );
         let _ = writeln!(body, "# TYPE gen_metric_{metric:04} gauge");
         for series in 0..1_000 {
             let _ = writeln!(
@@ -61,9 +66,18 @@ fn generated_body() -> Vec<u8> {
 
 fn inputs() -> Vec<Input> {
     vec![
-        Input { name: "node_exporter-e2e", body: fixture("node_exporter-e2e.prom") },
-        Input { name: "prometheus-2.42-self", body: fixture("prometheus-2.42-self.prom") },
-        Input { name: "generated-1M-series", body: generated_body() },
+        Input {
+            name: "node_exporter-e2e",
+            body: fixture("node_exporter-e2e.prom"),
+        },
+        Input {
+            name: "prometheus-2.42-self",
+            body: fixture("prometheus-2.42-self.prom"),
+        },
+        Input {
+            name: "generated-1M-series",
+            body: generated_body(),
+        },
     ]
 }
 
@@ -75,8 +89,8 @@ fn keep_ten(name: &str) -> bool {
     KEPT_NAMES.contains(&name)
 }
 
-/// Counts samples without building owned values: what a store that
-/// interns names sees.
+/// Counts labels without building owned values, as a store that interns
+/// names would read them.
 struct Count(usize);
 
 impl<'a> Visitor<'a> for Count {
@@ -87,35 +101,50 @@ impl<'a> Visitor<'a> for Count {
 
 fn prometheus_parse(body: &[u8]) -> prometheus_parse::Scrape {
     let text = std::str::from_utf8(body).unwrap_or("");
-    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap_or(prometheus_parse::Scrape {
-        docs: HashMap::new(),
-        samples: Vec::new(),
-    })
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap_or(
+        prometheus_parse::Scrape {
+            docs: HashMap::new(),
+            samples: Vec::new(),
+        },
+    )
 }
 
 fn bench_parsers(c: &mut Criterion) {
     print_accuracy();
     let mut group = c.benchmark_group("exposition");
-    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
     for input in inputs() {
         let body = input.body.as_slice();
         group.throughput(Throughput::Bytes(body.len() as u64));
-        group.bench_with_input(BenchmarkId::new("andon-parse-full", input.name), body, |b, body| {
-            b.iter(|| black_box(parse(body, Format::Text, &keep_all)))
-        });
-        group.bench_with_input(BenchmarkId::new("andon-visit-full", input.name), body, |b, body| {
-            b.iter(|| {
-                let mut count = Count(0);
-                black_box(visit(body, Format::Text, keep_all, &mut count));
-                black_box(count.0)
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("andon-parse-filtered", input.name), body, |b, body| {
-            b.iter(|| black_box(parse(body, Format::Text, &keep_ten)))
-        });
-        group.bench_with_input(BenchmarkId::new("prometheus-parse-full", input.name), body, |b, body| {
-            b.iter(|| black_box(prometheus_parse(body)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("andon-parse-full", input.name),
+            body,
+            |b, body| b.iter(|| black_box(parse(body, Format::Text, &keep_all))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("andon-visit-full", input.name),
+            body,
+            |b, body| {
+                b.iter(|| {
+                    let mut count = Count(0);
+                    black_box(visit(body, Format::Text, keep_all, &mut count));
+                    black_box(count.0)
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("andon-parse-filtered", input.name),
+            body,
+            |b, body| b.iter(|| black_box(parse(body, Format::Text, &keep_ten))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("prometheus-parse-full", input.name),
+            body,
+            |b, body| b.iter(|| black_box(prometheus_parse(body))),
+        );
     }
     group.finish();
 }
@@ -124,13 +153,19 @@ fn bench_parsers(c: &mut Criterion) {
 /// and how many match the body exactly, next to what andon reads.
 fn print_accuracy() {
     println!("\nprometheus-parse 0.2.5 versus the body (andon's reading):");
-    let mut bodies: Vec<(String, Vec<u8>)> =
-        inputs().into_iter().filter(|i| i.body.len() < 1 << 20).map(|i| (i.name.to_string(), i.body)).collect();
+    let mut bodies: Vec<(String, Vec<u8>)> = inputs()
+        .into_iter()
+        .filter(|i| i.body.len() < 1 << 20)
+        .map(|i| (i.name.to_string(), i.body))
+        .collect();
     bodies.push(("tricky-lines".to_string(), TRICKY.as_bytes().to_vec()));
     for (name, body) in &bodies {
         let ours = plain_points(&parse(body, Format::Text, &keep_all));
         let theirs = their_points(&prometheus_parse(body));
-        let exact = ours.iter().filter(|(key, point)| theirs.get(*key).is_some_and(|p| same(p, point))).count();
+        let exact = ours
+            .iter()
+            .filter(|(key, point)| theirs.get(*key).is_some_and(|p| same(p, point)))
+            .count();
         let dropped = ours.keys().filter(|key| !theirs.contains_key(*key)).count();
         println!(
             "  {name}: {} samples without le/quantile; prometheus-parse returns {} of them, {} exactly; {} are missing or have different labels; {} of its samples match no line",
@@ -143,8 +178,18 @@ fn print_accuracy() {
     }
     for line in TRICKY.lines() {
         let theirs = their_points(&prometheus_parse(line.as_bytes()));
-        let shown: Vec<String> = theirs.iter().map(|(k, (v, ts))| format!("{k} {v} ts={ts:?}")).collect();
-        println!("  {line:<40} -> {}", if shown.is_empty() { "(dropped)".to_string() } else { shown.join(", ") });
+        let returned: Vec<String> = theirs
+            .iter()
+            .map(|(k, (v, ts))| format!("{k} {v} ts={ts:?}"))
+            .collect();
+        println!(
+            "  {line:<40} -> {}",
+            if returned.is_empty() {
+                "(dropped)".to_string()
+            } else {
+                returned.join(", ")
+            }
+        );
     }
     println!();
 }
@@ -172,7 +217,12 @@ fn plain_points(report: &andon::exposition::ParseReport) -> HashMap<String, Poin
         .samples
         .iter()
         .filter(|s| s.labels.get("le").is_none() && s.labels.get("quantile").is_none())
-        .map(|s| (s.labels.to_string().replace(", ", ","), (s.value, s.timestamp_ms)))
+        .map(|s| {
+            (
+                s.labels.to_string().replace(", ", ","),
+                (s.value, s.timestamp_ms),
+            )
+        })
         .collect()
 }
 
@@ -191,7 +241,9 @@ fn their_points(scrape: &prometheus_parse::Scrape) -> HashMap<String, Point> {
         // prometheus-parse puts the parse time where a line has no
         // timestamp it can read; only a line's own timestamp counts here.
         let ts = sample.timestamp.timestamp_millis();
-        let ts = (ts < 1_000_000_000_000_000).then_some(ts).filter(|t| *t != now_ms_marker(*t));
+        let ts = (ts < 1_000_000_000_000_000)
+            .then_some(ts)
+            .filter(|t| *t != now_ms_marker(*t));
         points.insert(labels.to_string().replace(", ", ","), (value, ts));
     }
     points

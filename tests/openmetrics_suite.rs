@@ -32,9 +32,15 @@ fn text_cases() -> Vec<Case> {
         }
         let file = verdict["file"].as_str().unwrap_or("metrics");
         cases.push(Case {
-            name: dir.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            name: dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
             body: fs::read(dir.join(file)).expect("the case body is readable"),
-            should_parse: verdict["shouldParse"].as_bool().expect("shouldParse is a boolean"),
+            should_parse: verdict["shouldParse"]
+                .as_bool()
+                .expect("shouldParse is a boolean"),
         });
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
@@ -70,7 +76,11 @@ fn suite_verdicts_match() {
         .iter()
         .filter_map(|case| judge(case).map(|why| format!("{}: {why}", case.name)))
         .collect();
-    println!("OpenMetrics suite: {} of {} text cases pass", cases.len() - failures.len(), cases.len());
+    println!(
+        "OpenMetrics suite: {} of {} text cases pass",
+        cases.len() - failures.len(),
+        cases.len()
+    );
     for failure in &failures {
         println!("FAIL {failure}");
     }
@@ -94,8 +104,15 @@ fn counter_exemplar_values() {
 #[test]
 fn escaping_values() {
     let report = parse_case("escaping");
-    let values: Vec<_> = report.samples.iter().map(|s| s.labels.get("foo").unwrap_or("")).collect();
-    assert_eq!(values, vec!["b\"a\nr", "b\\a\\z", "b\"a\nr # ", "b\\a\\z # "]);
+    let values: Vec<_> = report
+        .samples
+        .iter()
+        .map(|s| s.labels.get("foo").unwrap_or(""))
+        .collect();
+    assert_eq!(
+        values,
+        vec!["b\"a\nr", "b\\a\\z", "b\"a\nr # ", "b\\a\\z # "]
+    );
     assert_eq!(report.families[0].help.as_deref(), Some("he\n\\l\\tp"));
 }
 
@@ -115,7 +132,11 @@ fn timestamps_are_milliseconds() {
 #[test]
 fn histogram_exemplars_and_bounds() {
     let report = parse_case("histogram_exemplars");
-    let les: Vec<_> = report.samples.iter().map(|s| s.labels.get("le").unwrap_or("")).collect();
+    let les: Vec<_> = report
+        .samples
+        .iter()
+        .map(|s| s.labels.get("le").unwrap_or(""))
+        .collect();
     assert_eq!(les, vec!["1", "2", "+Inf"]);
     let last = report.samples[2].exemplar.as_ref().expect("an exemplar");
     assert_eq!(last.value, 4.0);
@@ -125,7 +146,11 @@ fn histogram_exemplars_and_bounds() {
 #[test]
 fn hash_in_label_value_is_kept() {
     let report = parse_case("hash_in_label_value");
-    let values: Vec<_> = report.samples.iter().map(|s| s.labels.get("foo").unwrap_or("")).collect();
+    let values: Vec<_> = report
+        .samples
+        .iter()
+        .map(|s| s.labels.get("foo").unwrap_or(""))
+        .collect();
     assert_eq!(values, vec!["foo # bar", "} foo # bar # "]);
 }
 

@@ -22,9 +22,21 @@ fuzz_target!(|data: &[u8]| {
     let report = parse(data, Format::Text, &|_| true);
     let (listing, valid) = check_metrics(data, Format::Text);
     assert_eq!(valid, report.errors.is_empty());
-    let samples: String = listing.lines().take(report.samples.len()).map(|l| format!("{l}\n")).collect();
+    let samples: String = listing
+        .lines()
+        .take(report.samples.len())
+        .map(|l| format!("{l}\n"))
+        .collect();
     let again = parse(samples.as_bytes(), Format::Text, &|_| true);
-    assert!(again.errors.is_empty(), "listing does not read back: {:?}", again.errors);
+    assert!(
+        again.errors.is_empty(),
+        "listing does not read back: {:?}",
+        again.errors
+    );
     assert_eq!(again.samples.len(), report.samples.len());
-    assert!(report.samples.iter().zip(&again.samples).all(|(a, b)| same(a, b)));
+    assert!(report
+        .samples
+        .iter()
+        .zip(&again.samples)
+        .all(|(a, b)| same(a, b)));
 });

@@ -66,7 +66,10 @@ pub(crate) struct Resolved {
 }
 
 impl Resolved {
-    const UNKNOWN: Resolved = Resolved { kind: MetricType::Unknown, suffix: "" };
+    const UNKNOWN: Resolved = Resolved {
+        kind: MetricType::Unknown,
+        suffix: "",
+    };
 
     /// True for a `_created` sample, which carries the family's creation
     /// time rather than a series of its own.
@@ -89,7 +92,7 @@ impl Resolved {
 pub(crate) struct SampleFacts<'s> {
     pub resolved: Resolved,
     pub value: f64,
-    /// The numeric `le` or `quantile` bound; `Err` holds its text when it
+    /// The numeric `le` or `quantile` bound; `Err` contains its text when it
     /// is missing (`""`) or not a number.
     pub bound: Result<f64, &'s str>,
     /// True when the label named after a state set family is present.
@@ -107,8 +110,8 @@ pub(crate) struct FamilyError {
     pub message: String,
 }
 
-/// The longest exemplar label set that OpenMetrics 1.0 allows, counted in
-/// characters of label names and values.
+/// Maximum length of an exemplar's label set in OpenMetrics 1.0, counted
+/// in characters of label names and values.
 const MAX_EXEMPLAR_LABEL_CHARS: usize = 128;
 
 #[derive(Default)]
@@ -155,13 +158,21 @@ impl Family {
         // Compare lengths first: most names differ in length from every
         // sample name of the family, which makes the common miss cheap.
         let extra = sample_name.len().checked_sub(self.name.len())?;
-        let mut candidates = self.kind.suffixes(format).iter().filter(|s| s.len() == extra).peekable();
+        let mut candidates = self
+            .kind
+            .suffixes(format)
+            .iter()
+            .filter(|s| s.len() == extra)
+            .peekable();
         candidates.peek()?;
         let (base, rest) = sample_name.split_at_checked(self.name.len())?;
         if base != self.name {
             return None;
         }
-        candidates.find(|s| **s == rest).map(|suffix| Resolved { kind: self.kind, suffix })
+        candidates.find(|s| **s == rest).map(|suffix| Resolved {
+            kind: self.kind,
+            suffix,
+        })
     }
 }
 
@@ -183,20 +194,36 @@ pub(crate) struct Families {
 
 impl Families {
     pub fn new(format: Format) -> Self {
-        Families { format, current: None, seen: HashMap::new() }
+        Families {
+            format,
+            current: None,
+            seen: HashMap::new(),
+        }
     }
 
     /// Returns the family that owns `sample_name`. In OpenMetrics, a name
     /// that belongs to an earlier family is an error, and any other name
     /// starts a new family of unknown type.
-    pub fn resolve(&mut self, sample_name: &str, errors: &mut Vec<FamilyError>) -> Result<Resolved, String> {
-        if let Some(resolved) = self.current.as_ref().and_then(|f| f.owns(sample_name, self.format)) {
+    pub fn resolve(
+        &mut self,
+        sample_name: &str,
+        errors: &mut Vec<FamilyError>,
+    ) -> Result<Resolved, String> {
+        if let Some(resolved) = self
+            .current
+            .as_ref()
+            .and_then(|f| f.owns(sample_name, self.format))
+        {
             return Ok(resolved);
         }
         if self.format == Format::Text {
             return Ok(Resolved::UNKNOWN);
         }
-        if let Some(family) = self.current.as_ref().filter(|f| sample_name.starts_with(f.name.as_str())) {
+        if let Some(family) = self
+            .current
+            .as_ref()
+            .filter(|f| sample_name.starts_with(f.name.as_str()))
+        {
             if self.earlier_owner(sample_name) == Some(family.name.as_str()) {
                 return Err(format!(
                     "\"{sample_name}\" is not a sample name of {:?} family \"{}\"",
@@ -228,8 +255,9 @@ impl Families {
     /// Strips each known suffix instead of scanning every family, so the
     /// cost does not grow with the number of families.
     fn earlier_owner(&self, sample_name: &str) -> Option<&str> {
-        const ALL_SUFFIXES: [&str; 9] =
-            ["", "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"];
+        const ALL_SUFFIXES: [&str; 9] = [
+            "", "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info",
+        ];
         ALL_SUFFIXES.iter().find_map(|suffix| {
             let base = sample_name.strip_suffix(suffix)?;
             let (name, kind) = self.seen.get_key_value(base)?;
@@ -245,7 +273,12 @@ impl Families {
     }
 
     /// Applies a `# HELP`, `# TYPE` or `# UNIT` line.
-    pub fn metadata(&mut self, name: &str, meta: Meta<'_>, errors: &mut Vec<FamilyError>) -> Result<(), String> {
+    pub fn metadata(
+        &mut self,
+        name: &str,
+        meta: Meta<'_>,
+        errors: &mut Vec<FamilyError>,
+    ) -> Result<(), String> {
         if self.format == Format::Text {
             if let Meta::Type(kind) = meta {
                 // Reuse the name buffer: text bodies have a TYPE line per family.
@@ -255,7 +288,12 @@ impl Families {
                         family.name.push_str(name);
                         family.kind = kind;
                     }
-                    None => self.current = Some(Family { kind, ..Family::new(name) }),
+                    None => {
+                        self.current = Some(Family {
+                            kind,
+                            ..Family::new(name)
+                        })
+                    }
                 }
             }
             return Ok(());
@@ -263,7 +301,9 @@ impl Families {
         let is_current = self.current.as_ref().is_some_and(|f| f.name == name);
         if !is_current {
             if self.seen.contains_key(name) || self.earlier_owner(name).is_some() {
-                return Err(format!("metadata for \"{name}\" clashes with an earlier family"));
+                return Err(format!(
+                    "metadata for \"{name}\" clashes with an earlier family"
+                ));
             }
             self.start_family(name, errors);
         }
@@ -271,7 +311,9 @@ impl Families {
             return Ok(());
         };
         if family.has_samples {
-            return Err(format!("metadata for \"{name}\" must come before its samples"));
+            return Err(format!(
+                "metadata for \"{name}\" must come before its samples"
+            ));
         }
         match meta {
             Meta::Help => set_once(&mut family.has_help, "HELP", name)?,
@@ -296,14 +338,20 @@ impl Families {
         for suffix in kind.suffixes(self.format).iter().filter(|s| !s.is_empty()) {
             let sample_name = format!("{name}{suffix}");
             if self.seen.contains_key(&sample_name) {
-                return Err(format!("samples \"{sample_name}\" of \"{name}\" clash with family \"{sample_name}\""));
+                return Err(format!(
+                    "samples \"{sample_name}\" of \"{name}\" clash with family \"{sample_name}\""
+                ));
             }
         }
         Ok(())
     }
 
     /// Applies the OpenMetrics rules to one sample of the current family.
-    pub fn check_sample(&mut self, facts: &SampleFacts<'_>, errors: &mut Vec<FamilyError>) -> Result<(), String> {
+    pub fn check_sample(
+        &mut self,
+        facts: &SampleFacts<'_>,
+        errors: &mut Vec<FamilyError>,
+    ) -> Result<(), String> {
         if self.format == Format::Text {
             return Ok(());
         }
@@ -311,7 +359,11 @@ impl Families {
             return Ok(());
         };
         check_values(&family.name, facts)?;
-        if family.group.as_ref().is_some_and(|g| g.key != facts.group_key) {
+        if family
+            .group
+            .as_ref()
+            .is_some_and(|g| g.key != facts.group_key)
+        {
             if let Some(group) = family.group.take() {
                 family.closed_groups.insert(group.key);
                 finish_group(family, &group, errors);
@@ -324,7 +376,10 @@ impl Families {
                     family.name
                 ));
             }
-            family.group = Some(Group { key: facts.group_key, ..Group::default() });
+            family.group = Some(Group {
+                key: facts.group_key,
+                ..Group::default()
+            });
         }
         family.has_samples = true;
         let kind = family.kind;
@@ -346,9 +401,9 @@ impl Families {
     }
 }
 
-fn set_once(flag: &mut bool, what: &str, name: &str) -> Result<(), String> {
+fn set_once(flag: &mut bool, keyword: &str, name: &str) -> Result<(), String> {
     if *flag {
-        return Err(format!("repeated {what} line for \"{name}\""));
+        return Err(format!("repeated {keyword} line for \"{name}\""));
     }
     *flag = true;
     Ok(())
@@ -356,10 +411,18 @@ fn set_once(flag: &mut bool, what: &str, name: &str) -> Result<(), String> {
 
 fn check_unit(name: &str, unit: &str, kind: MetricType) -> Result<(), String> {
     if matches!(kind, MetricType::Info | MetricType::StateSet) {
-        return Err(format!("\"{name}\" is an info or stateset family, which cannot have a unit"));
+        return Err(format!(
+            "\"{name}\" is an info or stateset family, which cannot have a unit"
+        ));
     }
-    if !unit.is_empty() && !name.strip_suffix(unit).is_some_and(|base| base.ends_with('_')) {
-        return Err(format!("metric name \"{name}\" must end with \"_{unit}\", its unit"));
+    if !unit.is_empty()
+        && !name
+            .strip_suffix(unit)
+            .is_some_and(|base| base.ends_with('_'))
+    {
+        return Err(format!(
+            "metric name \"{name}\" must end with \"_{unit}\", its unit"
+        ));
     }
     Ok(())
 }
@@ -367,15 +430,17 @@ fn check_unit(name: &str, unit: &str, kind: MetricType) -> Result<(), String> {
 fn check_values(family: &str, facts: &SampleFacts<'_>) -> Result<(), String> {
     let Resolved { kind, suffix } = facts.resolved;
     let value = facts.value;
-    let must_be_count = match (kind, suffix) {
-        (MetricType::Counter, "_total") => true,
-        (MetricType::Histogram, "_bucket" | "_count" | "_sum") => true,
-        (MetricType::GaugeHistogram, "_bucket" | "_gcount") => true,
-        (MetricType::Summary, "_count" | "_sum") => true,
-        _ => false,
-    };
+    let must_be_count = matches!(
+        (kind, suffix),
+        (MetricType::Counter, "_total")
+            | (MetricType::Histogram, "_bucket" | "_count" | "_sum")
+            | (MetricType::GaugeHistogram, "_bucket" | "_gcount")
+            | (MetricType::Summary, "_count" | "_sum")
+    );
     if must_be_count && (value.is_nan() || value < 0.0) {
-        return Err(format!("\"{family}{suffix}\" must be a non-negative number, not {value}"));
+        return Err(format!(
+            "\"{family}{suffix}\" must be a non-negative number, not {value}"
+        ));
     }
     if kind == MetricType::GaugeHistogram && suffix == "_gsum" && value.is_nan() {
         return Err(format!("\"{family}_gsum\" must not be NaN"));
@@ -396,10 +461,14 @@ fn check_bound(family: &str, facts: &SampleFacts<'_>) -> Result<(), String> {
     };
     if label == "quantile" {
         if !(0.0..=1.0).contains(&bound) {
-            return Err(format!("quantile {bound} of \"{family}\" is outside 0 to 1"));
+            return Err(format!(
+                "quantile {bound} of \"{family}\" is outside 0 to 1"
+            ));
         }
         if facts.value < 0.0 {
-            return Err(format!("quantile value of \"{family}\" must not be negative"));
+            return Err(format!(
+                "quantile value of \"{family}\" must not be negative"
+            ));
         }
     }
     Ok(())
@@ -407,10 +476,12 @@ fn check_bound(family: &str, facts: &SampleFacts<'_>) -> Result<(), String> {
 
 fn check_state_and_info(family: &str, facts: &SampleFacts<'_>) -> Result<(), String> {
     match facts.resolved.kind {
-        MetricType::Info if facts.value != 1.0 => Err(format!("info \"{family}\" must have the value 1")),
-        MetricType::StateSet if !facts.has_state_label => {
-            Err(format!("stateset \"{family}\" needs a label named \"{family}\""))
+        MetricType::Info if facts.value != 1.0 => {
+            Err(format!("info \"{family}\" must have the value 1"))
         }
+        MetricType::StateSet if !facts.has_state_label => Err(format!(
+            "stateset \"{family}\" needs a label named \"{family}\""
+        )),
         MetricType::StateSet if facts.value != 0.0 && facts.value != 1.0 => {
             Err(format!("stateset \"{family}\" must have the value 0 or 1"))
         }
@@ -424,7 +495,11 @@ fn check_exemplar(family: &str, facts: &SampleFacts<'_>) -> Result<(), String> {
     };
     let allowed = matches!(
         (facts.resolved.kind, facts.resolved.suffix),
-        (MetricType::Counter, "_total") | (MetricType::Histogram | MetricType::GaugeHistogram, "_bucket")
+        (MetricType::Counter, "_total")
+            | (
+                MetricType::Histogram | MetricType::GaugeHistogram,
+                "_bucket"
+            )
     );
     if !allowed {
         return Err(format!(
@@ -447,7 +522,10 @@ fn record_histogram_sample(group: &mut Group, facts: &SampleFacts<'_>) -> Result
                 return Ok(());
             };
             if group.previous_le.is_some_and(|previous| le <= previous) {
-                return Err(format!("bucket le=\"{}\" must come after smaller bounds only", CanonicalFloat::new(le).as_str()));
+                return Err(format!(
+                    "bucket le=\"{}\" must come after smaller bounds only",
+                    CanonicalFloat::new(le).as_str()
+                ));
             }
             if group.previous_le.is_some() && facts.value < group.previous_bucket {
                 return Err(format!(
@@ -475,29 +553,44 @@ fn finish_group(family: &Family, group: &Group, errors: &mut Vec<FamilyError>) {
         return;
     }
     if let Some(message) = histogram_problem(family, group) {
-        errors.push(FamilyError { line: group.last_line, message });
+        errors.push(FamilyError {
+            line: group.last_line,
+            message,
+        });
     }
 }
 
 fn histogram_problem(family: &Family, group: &Group) -> Option<String> {
     let name = &family.name;
     let gauge = family.kind == MetricType::GaugeHistogram;
-    let (sum, count) = if gauge { ("_gsum", "_gcount") } else { ("_sum", "_count") };
+    let (sum, count) = if gauge {
+        ("_gsum", "_gcount")
+    } else {
+        ("_sum", "_count")
+    };
     let Some(infinity) = group.infinity_bucket else {
         return Some(format!("histogram \"{name}\" has no le=\"+Inf\" bucket"));
     };
     if group.sum.is_some() != group.count.is_some() {
-        return Some(format!("histogram \"{name}\" needs both {sum} and {count}, or neither"));
+        return Some(format!(
+            "histogram \"{name}\" needs both {sum} and {count}, or neither"
+        ));
     }
     if group.count.is_some_and(|c| c != infinity) {
-        return Some(format!("histogram \"{name}\": {count} differs from the +Inf bucket {infinity}"));
+        return Some(format!(
+            "histogram \"{name}\": {count} differs from the +Inf bucket {infinity}"
+        ));
     }
     let sum_value = group.sum?;
     if !gauge && group.negative_bucket {
-        return Some(format!("histogram \"{name}\" has negative buckets, so it must not have {sum}"));
+        return Some(format!(
+            "histogram \"{name}\" has negative buckets, so it must not have {sum}"
+        ));
     }
     if gauge && sum_value < 0.0 && !group.negative_bucket {
-        return Some(format!("gauge histogram \"{name}\" has a negative {sum} but no negative bucket"));
+        return Some(format!(
+            "gauge histogram \"{name}\" has a negative {sum} but no negative bucket"
+        ));
     }
     None
 }

@@ -64,13 +64,27 @@ pub(crate) struct ExemplarLine {
 pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
     let len = bytes
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b':'))
+        .position(|&b| !NAME_BYTES[usize::from(b)])
         .unwrap_or(bytes.len());
     match bytes.first() {
         Some(b) if b.is_ascii_digit() => 0,
         _ => len,
     }
 }
+
+/// Bytes allowed in a metric name after its first byte: `[a-zA-Z0-9_:]`.
+/// A table lookup is cheaper than the chain of range checks on the hot
+/// path, where every line's name is scanned.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+        b += 1;
+    }
+    table
+};
 
 fn label_name_len(bytes: &[u8]) -> usize {
     let len = bytes
@@ -97,7 +111,10 @@ pub(crate) fn token_at(line: &str, offset: usize) -> &str {
 
 /// Returns the largest char boundary of `text` that is at most `max`.
 fn char_boundary_at_most(text: &str, max: usize) -> usize {
-    (0..=max.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+    (0..=max.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 struct Cursor<'a> {
@@ -177,7 +194,11 @@ pub(crate) fn parse_sample_line<'a>(
 ) -> Result<SampleLine<'a>, LineError> {
     labels.clear();
     exemplar_labels.clear();
-    let mut cursor = Cursor { line, pos: 0, format };
+    let mut cursor = Cursor {
+        line,
+        pos: 0,
+        format,
+    };
     let name_len = metric_name_len(cursor.rest());
     if name_len == 0 {
         return Err(cursor.error(format!("invalid metric name \"{}\"", cursor.quoted_token())));
@@ -202,9 +223,18 @@ pub(crate) fn parse_sample_line<'a>(
     }
     let (value_offset, value_token) = cursor.token();
     let value = parse_value(value_token).ok_or_else(|| {
-        LineError::new(value_offset, format!("invalid value \"{value_token}\" for metric \"{name}\""))
+        LineError::new(
+            value_offset,
+            format!("invalid value \"{value_token}\" for metric \"{name}\""),
+        )
     })?;
-    let mut sample = SampleLine { name, value, value_offset, timestamp: None, exemplar: None };
+    let mut sample = SampleLine {
+        name,
+        value,
+        value_offset,
+        timestamp: None,
+        exemplar: None,
+    };
     match format {
         Format::Text => parse_text_tail(&mut cursor, &mut sample)?,
         Format::OpenMetrics => parse_openmetrics_tail(&mut cursor, &mut sample, exemplar_labels)?,
@@ -226,7 +256,10 @@ fn parse_text_tail(cursor: &mut Cursor<'_>, sample: &mut SampleLine<'_>) -> Resu
     sample.timestamp = Some(RawTimestamp::Millis(ms));
     cursor.skip_optional_space();
     if !cursor.at_end() {
-        return Err(cursor.error(format!("unexpected text \"{}\" after the timestamp", cursor.quoted_token())));
+        return Err(cursor.error(format!(
+            "unexpected text \"{}\" after the timestamp",
+            cursor.quoted_token()
+        )));
     }
     Ok(())
 }
@@ -240,7 +273,10 @@ fn parse_openmetrics_tail<'a>(
         return Ok(());
     }
     if !cursor.separator() {
-        return Err(cursor.error(format!("unexpected text \"{}\" after the value", cursor.quoted_token())));
+        return Err(cursor.error(format!(
+            "unexpected text \"{}\" after the value",
+            cursor.quoted_token()
+        )));
     }
     if cursor.peek() != Some(b'#') {
         let (offset, token) = cursor.token();
@@ -251,14 +287,20 @@ fn parse_openmetrics_tail<'a>(
             return Ok(());
         }
         if !cursor.separator() {
-            return Err(cursor.error(format!("unexpected text \"{}\" after the timestamp", cursor.quoted_token())));
+            return Err(cursor.error(format!(
+                "unexpected text \"{}\" after the timestamp",
+                cursor.quoted_token()
+            )));
         }
     }
     sample.exemplar = Some(parse_exemplar(cursor, exemplar_labels)?);
     Ok(())
 }
 
-fn parse_exemplar<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -> Result<ExemplarLine, LineError> {
+fn parse_exemplar<'a>(
+    cursor: &mut Cursor<'a>,
+    labels: &mut Vec<LabelRef<'a>>,
+) -> Result<ExemplarLine, LineError> {
     if !cursor.rest().starts_with(b"# {") {
         return Err(cursor.error(format!(
             "invalid exemplar \"{}\": expected \"# {{labels}} value\"",
@@ -271,9 +313,13 @@ fn parse_exemplar<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -
         return Err(cursor.error("missing exemplar value".to_string()));
     }
     let (value_offset, token) = cursor.token();
-    let value = parse_value(token)
-        .ok_or_else(|| LineError::new(value_offset, format!("invalid exemplar value \"{token}\"")))?;
-    let mut exemplar = ExemplarLine { value, timestamp: None };
+    let value = parse_value(token).ok_or_else(|| {
+        LineError::new(value_offset, format!("invalid exemplar value \"{token}\""))
+    })?;
+    let mut exemplar = ExemplarLine {
+        value,
+        timestamp: None,
+    };
     if cursor.at_end() {
         return Ok(exemplar);
     }
@@ -281,8 +327,9 @@ fn parse_exemplar<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -
         return Err(cursor.error("unexpected text after the exemplar value".to_string()));
     }
     let (ts_offset, token) = cursor.token();
-    let seconds = parse_real(token)
-        .ok_or_else(|| LineError::new(ts_offset, format!("invalid exemplar timestamp \"{token}\"")))?;
+    let seconds = parse_real(token).ok_or_else(|| {
+        LineError::new(ts_offset, format!("invalid exemplar timestamp \"{token}\""))
+    })?;
     exemplar.timestamp = Some(seconds);
     if !cursor.at_end() {
         return Err(cursor.error(format!(
@@ -294,7 +341,10 @@ fn parse_exemplar<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -
 }
 
 /// Parses `{name="value",...}` starting at the opening brace.
-fn parse_labels<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -> Result<(), LineError> {
+fn parse_labels<'a>(
+    cursor: &mut Cursor<'a>,
+    labels: &mut Vec<LabelRef<'a>>,
+) -> Result<(), LineError> {
     cursor.pos += 1;
     let mut after_comma = false;
     loop {
@@ -314,7 +364,9 @@ fn parse_labels<'a>(cursor: &mut Cursor<'a>, labels: &mut Vec<LabelRef<'a>>) -> 
                 after_comma = true;
             }
             Some(b'}') => after_comma = false,
-            None => return Err(cursor.error("missing \"}\" at the end of the label set".to_string())),
+            None => {
+                return Err(cursor.error("missing \"}\" at the end of the label set".to_string()))
+            }
             Some(_) => {
                 return Err(cursor.error(format!(
                     "expected \",\" or \"}}\" after a label, found \"{}\"",
@@ -347,9 +399,16 @@ fn parse_label<'a>(cursor: &mut Cursor<'a>) -> Result<LabelRef<'a>, LineError> {
     }
     cursor.pos += 1;
     let value = scan_quoted(cursor).ok_or_else(|| {
-        LineError::new(name_offset, format!("unterminated value of label \"{name}\""))
+        LineError::new(
+            name_offset,
+            format!("unterminated value of label \"{name}\""),
+        )
     })?;
-    Ok(LabelRef { name, value, offset: name_offset })
+    Ok(LabelRef {
+        name,
+        value,
+        offset: name_offset,
+    })
 }
 
 /// Scans a label value up to its closing quote, which it consumes.
@@ -374,15 +433,29 @@ fn scan_quoted<'a>(cursor: &mut Cursor<'a>) -> Option<LabelValue<'a>> {
     }
     cursor.pos = i + 1;
     let text = &cursor.line[start..i];
-    Some(if escaped { LabelValue::Escaped(text) } else { LabelValue::Plain(text) })
+    Some(if escaped {
+        LabelValue::Escaped(text)
+    } else {
+        LabelValue::Plain(text)
+    })
 }
 
 /// A metadata or comment line.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Comment<'a> {
-    Help { name: &'a str, text: &'a str },
-    Type { name: &'a str, kind: &'a str, kind_offset: usize },
-    Unit { name: &'a str, unit: &'a str },
+    Help {
+        name: &'a str,
+        text: &'a str,
+    },
+    Type {
+        name: &'a str,
+        kind: &'a str,
+        kind_offset: usize,
+    },
+    Unit {
+        name: &'a str,
+        unit: &'a str,
+    },
     Eof,
     /// A comment that carries no metadata (text 0.0.4 only).
     Other,
@@ -415,43 +488,74 @@ fn parse_openmetrics_comment(line: &str) -> Result<Comment<'_>, LineError> {
     let start = keyword.len();
     let name_len = metric_name_len(&line.as_bytes()[start..]);
     if name_len == 0 {
-        return Err(LineError::new(start, format!("invalid metric name \"{}\"", token_at(line, start))));
+        return Err(LineError::new(
+            start,
+            format!("invalid metric name \"{}\"", token_at(line, start)),
+        ));
     }
     let name = &line[start..start + name_len];
     let after = start + name_len;
     if line.as_bytes().get(after) != Some(&b' ') {
-        return Err(LineError::new(after, format!("expected a space after \"{name}\"")));
+        return Err(LineError::new(
+            after,
+            format!("expected a space after \"{name}\""),
+        ));
     }
     let rest = &line[after + 1..];
     Ok(match &keyword[2..6] {
         "HELP" => Comment::Help { name, text: rest },
-        "TYPE" => Comment::Type { name, kind: rest, kind_offset: after + 1 },
+        "TYPE" => Comment::Type {
+            name,
+            kind: rest,
+            kind_offset: after + 1,
+        },
         _ => Comment::Unit { name, unit: rest },
     })
 }
 
+fn trim_blanks_start(text: &str) -> &str {
+    let blanks = text
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    &text[blanks..]
+}
+
 fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
-    let after_hash = line[1..].trim_start_matches([' ', '\t']);
-    let keyword = ["HELP", "TYPE"].into_iter().find(|k| {
-        after_hash.starts_with(k) && matches!(after_hash.as_bytes().get(4), Some(b' ' | b'\t'))
-    });
-    let Some(keyword) = keyword else {
-        return Ok(Comment::Other);
+    let after_hash = trim_blanks_start(&line[1..]);
+    let bytes = after_hash.as_bytes();
+    let keyword = match bytes.first_chunk::<4>() {
+        Some(b"HELP") => "HELP",
+        Some(b"TYPE") => "TYPE",
+        _ => return Ok(Comment::Other),
     };
-    let rest = after_hash[4..].trim_start_matches([' ', '\t']);
+    if !matches!(bytes.get(4), Some(b' ' | b'\t')) {
+        return Ok(Comment::Other);
+    }
+    let rest = trim_blanks_start(&after_hash[4..]);
     let start = line.len() - rest.len();
     let name_len = metric_name_len(rest.as_bytes());
     if name_len == 0 {
-        return Err(LineError::new(start, format!("invalid metric name \"{}\"", token_at(line, start))));
+        return Err(LineError::new(
+            start,
+            format!("invalid metric name \"{}\"", token_at(line, start)),
+        ));
     }
     let name = &rest[..name_len];
     let after_name = &rest[name_len..];
     if !after_name.is_empty() && !after_name.starts_with([' ', '\t']) {
-        return Err(LineError::new(start + name_len, format!("invalid metric name \"{}\"", token_at(line, start))));
+        return Err(LineError::new(
+            start + name_len,
+            format!("invalid metric name \"{}\"", token_at(line, start)),
+        ));
     }
-    let text = after_name.trim_start_matches([' ', '\t']);
+    let text = trim_blanks_start(after_name);
     if keyword == "HELP" {
         return Ok(Comment::Help { name, text });
     }
-    Ok(Comment::Type { name, kind: text.trim_end_matches([' ', '\t']), kind_offset: line.len() - text.len() })
+    Ok(Comment::Type {
+        name,
+        kind: text.trim_end_matches([' ', '\t']),
+        kind_offset: line.len() - text.len(),
+    })
 }

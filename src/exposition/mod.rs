@@ -129,7 +129,11 @@ pub struct FamilyMetadata {
 
 /// Parses `body`, keeping only samples whose metric name `keep` accepts.
 pub fn parse(body: &[u8], format: Format, keep: &dyn Fn(&str) -> bool) -> ParseReport {
-    let mut builder = ReportBuilder { format, report: ParseReport::default(), pending: None };
+    let mut builder = ReportBuilder {
+        format,
+        report: ParseReport::default(),
+        pending: None,
+    };
     let summary = visit(body, format, keep, &mut builder);
     let mut report = builder.report;
     report.errors = summary.errors;
@@ -186,7 +190,7 @@ impl<'a> ReportBuilder<'a> {
         if self.pending.as_ref().is_some_and(|p| p.name != name) {
             self.pending = None;
         }
-        self.pending.get_or_insert_with(|| PendingFamily {
+        self.pending.get_or_insert(PendingFamily {
             name,
             help: None,
             metric_type: None,
@@ -201,9 +205,12 @@ impl<'a> ReportBuilder<'a> {
         let Some(pending) = self.pending.as_mut() else {
             return false;
         };
-        const SAMPLE_SUFFIXES: [&str; 9] =
-            ["", "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info"];
-        let owned = sample_name.strip_prefix(pending.name).is_some_and(|rest| SAMPLE_SUFFIXES.contains(&rest));
+        const SAMPLE_SUFFIXES: [&str; 9] = [
+            "", "_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info",
+        ];
+        let owned = sample_name
+            .strip_prefix(pending.name)
+            .is_some_and(|rest| SAMPLE_SUFFIXES.contains(&rest));
         if !owned {
             return false;
         }
@@ -224,7 +231,11 @@ impl<'a> ReportBuilder<'a> {
     /// Applies a metadata line that follows samples already recorded.
     fn update_recorded(&mut self, name: &str, apply: impl FnOnce(&mut FamilyMetadata)) {
         if let Some(last) = self.report.families.last_mut().filter(|f| f.name == name) {
-            if self.pending.as_ref().is_some_and(|p| p.recorded && p.name == name) {
+            if self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.recorded && p.name == name)
+            {
                 apply(last);
             }
         }
@@ -239,7 +250,11 @@ impl<'a> Visitor<'a> for ReportBuilder<'a> {
             value: sample.value,
             timestamp_ms: sample.timestamp_ms,
             exemplar: sample.exemplar.map(|e| Exemplar {
-                labels: Labels::from_pairs(e.labels.iter().map(|l| (l.name, l.value.to_cow().into_owned()))),
+                labels: Labels::from_pairs(
+                    e.labels
+                        .iter()
+                        .map(|l| (l.name, l.value.to_cow().into_owned())),
+                ),
                 value: e.value,
                 timestamp_ms: e.timestamp_ms,
             }),

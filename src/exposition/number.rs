@@ -20,7 +20,11 @@ pub(crate) fn parse_value(token: &str) -> Option<f64> {
         return (unsigned.len() == token.len()).then_some(f64::NAN);
     }
     if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Some(if bytes[0] == b'-' { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if bytes[0] == b'-' {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     parse_real(token)
 }
@@ -78,12 +82,15 @@ pub(crate) fn seconds_to_ms(seconds: f64) -> i64 {
     (seconds * 1000.0).round() as i64
 }
 
-/// The text of a float as Go's `strconv.FormatFloat(f, 'g', -1, 64)`
-/// writes it: the shortest digits that read back as the same value, in
-/// exponent form when the decimal exponent is below -4 or at least 6,
-/// and `+Inf`, `-Inf`, `NaN` for the special values. Prometheus and its
-/// client libraries write `le` and `quantile` values this way, so series
-/// from different exporters get the same label value for the same bound.
+/// The canonical text of an `le` or `quantile` bound, as the Go client
+/// library writes it with `strconv.FormatFloat(v, 'g', -1, 64)`. That is
+/// the shortest digits that read back as the same value, in exponent form
+/// when the decimal exponent is below -4 or at least 6, and `+Inf`, `-Inf`
+/// or `NaN` for the special values. So `le="1.000"` and `le="1"` become
+/// one series, and `histogram_quantile` groups their buckets together.
+///
+/// NOTE: Prometheus 3 writes whole numbers as `1.0` instead; series from
+/// andon's store are only compared with each other, so one form suffices.
 #[derive(Clone, Copy)]
 pub struct CanonicalFloat {
     buf: [u8; 32],
@@ -92,7 +99,10 @@ pub struct CanonicalFloat {
 
 impl CanonicalFloat {
     pub fn new(value: f64) -> Self {
-        let mut out = CanonicalFloat { buf: [0; 32], len: 0 };
+        let mut out = CanonicalFloat {
+            buf: [0; 32],
+            len: 0,
+        };
         if value.is_nan() {
             out.push_str("NaN");
         } else if value == f64::INFINITY {
@@ -224,7 +234,9 @@ mod tests {
     use super::*;
 
     fn canonical(text: &str) -> String {
-        CanonicalFloat::new(parse_value(text).unwrap()).as_str().to_string()
+        CanonicalFloat::new(parse_value(text).unwrap())
+            .as_str()
+            .to_string()
     }
 
     #[test]
@@ -254,7 +266,9 @@ mod tests {
 
     #[test]
     fn value_rejects_hex_and_separators() {
-        for bad in ["0x1", "0x1p-3", "1_2", "0b1", "0o1", "12abc", "", "+nan", "1 ", "."] {
+        for bad in [
+            "0x1", "0x1p-3", "1_2", "0b1", "0o1", "12abc", "", "+nan", "1 ", ".",
+        ] {
             assert_eq!(parse_value(bad), None, "input {bad:?}");
         }
     }
@@ -266,12 +280,18 @@ mod tests {
         assert_eq!(parse_value("-inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_value("1.5e3"), Some(1500.0));
         assert_eq!(parse_value("-2E-2"), Some(-0.02));
-        assert_eq!(parse_value("9223372036854775808"), Some(9.223372036854775808e18));
+        assert_eq!(
+            parse_value("9223372036854775808"),
+            Some(9_223_372_036_854_775_808_f64)
+        );
     }
 
     #[test]
     fn text_timestamp_rejects_fraction() {
         assert_eq!(parse_text_timestamp("1700000000.5"), None);
-        assert_eq!(parse_text_timestamp("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(
+            parse_text_timestamp("1700000000000"),
+            Some(1_700_000_000_000)
+        );
     }
 }

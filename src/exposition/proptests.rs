@@ -56,7 +56,11 @@ struct GeneratedSample {
 fn generated_sample() -> impl Strategy<Value = GeneratedSample> {
     (
         "[a-zA-Z_:][a-zA-Z0-9_:]{0,12}",
-        btree_map("[a-zA-Z][a-zA-Z0-9_]{0,8}", "\\PC{0,12}|[\"\\\\\n{},=# ]{0,6}", 0..5),
+        btree_map(
+            "[a-zA-Z][a-zA-Z0-9_]{0,8}",
+            "\\PC{0,12}|[\"\\\\\n{},=# ]{0,6}",
+            0..5,
+        ),
         any::<f64>(),
         proptest::option::of(any::<i64>()),
     )
@@ -69,7 +73,10 @@ fn generated_sample() -> impl Strategy<Value = GeneratedSample> {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Writes samples in text format 0.0.4; the index suffix keeps every
@@ -77,8 +84,17 @@ fn escape(value: &str) -> String {
 fn write_text(samples: &[GeneratedSample]) -> String {
     let mut body = String::new();
     for (i, sample) in samples.iter().enumerate() {
-        let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
-        body.push_str(&format!("{}_{i}{{{}}} {}", sample.name, labels.join(","), format_value(sample.value)));
+        let labels: Vec<String> = sample
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        body.push_str(&format!(
+            "{}_{i}{{{}}} {}",
+            sample.name,
+            labels.join(","),
+            format_value(sample.value)
+        ));
         if let Some(ts) = sample.timestamp_ms {
             body.push_str(&format!(" {ts}"));
         }

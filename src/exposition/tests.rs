@@ -72,7 +72,10 @@ fn empty_braces_and_colon_names_are_valid() {
     assert_eq!(report.errors, vec![]);
     assert_eq!(report.samples[0].labels.metric_name(), Some("foo"));
     assert_eq!(report.samples[0].labels.len(), 1);
-    assert_eq!(report.samples[1].labels.metric_name(), Some("job:http_requests:rate5m"));
+    assert_eq!(
+        report.samples[1].labels.metric_name(),
+        Some("job:http_requests:rate5m")
+    );
     assert_eq!(report.samples[1].value, 0.5);
 }
 
@@ -148,14 +151,16 @@ fn help_escapes_are_resolved() {
 
 #[test]
 fn openmetrics_unit_and_type_are_kept() {
-    let report = openmetrics("# TYPE a_seconds gauge\n# UNIT a_seconds seconds\na_seconds 1\n# EOF\n");
+    let report =
+        openmetrics("# TYPE a_seconds gauge\n# UNIT a_seconds seconds\na_seconds 1\n# EOF\n");
     assert_eq!(report.errors, vec![]);
     assert_eq!(report.families[0].unit.as_deref(), Some("seconds"));
 }
 
 #[test]
 fn exemplar_is_kept_apart_from_value() {
-    let report = openmetrics("# TYPE a counter\na_total 3 1.5 # {trace_id=\"abc\"} 0.25 2.5\n# EOF\n");
+    let report =
+        openmetrics("# TYPE a counter\na_total 3 1.5 # {trace_id=\"abc\"} 0.25 2.5\n# EOF\n");
     let sample = only_sample(&report);
     assert_eq!(sample.value, 3.0);
     assert_eq!(sample.timestamp_ms, Some(1500));
@@ -198,7 +203,10 @@ fn text_only_forms_are_invalid_openmetrics() {
     ];
     for body in bodies {
         assert_eq!(text(body).errors, vec![], "text 0.0.4: {body:?}");
-        assert!(!openmetrics(body).errors.is_empty(), "OpenMetrics: {body:?}");
+        assert!(
+            !openmetrics(body).errors.is_empty(),
+            "OpenMetrics: {body:?}"
+        );
     }
 }
 
@@ -217,14 +225,24 @@ fn histogram_bounds_are_canonical() {
     let body = "# TYPE h histogram\nh_bucket{le=\"0.100\"} 1\nh_bucket{le=\"1.000\"} 2\nh_bucket{le=\"1e6\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 2\nh_count 3\n";
     let report = text(body);
     assert_eq!(report.errors, vec![]);
-    let les: Vec<_> = report.samples.iter().filter_map(|s| s.labels.get("le")).collect();
+    let les: Vec<_> = report
+        .samples
+        .iter()
+        .filter_map(|s| s.labels.get("le"))
+        .collect();
     assert_eq!(les, vec!["0.1", "1", "1e+06", "+Inf"]);
 }
 
 #[test]
 fn summary_quantiles_are_canonical() {
-    let report = text("# TYPE s summary\ns{quantile=\"0.50\"} 1\ns{quantile=\"1.0\"} 2\ns_sum 3\ns_count 2\n");
-    let quantiles: Vec<_> = report.samples.iter().filter_map(|s| s.labels.get("quantile")).collect();
+    let report = text(
+        "# TYPE s summary\ns{quantile=\"0.50\"} 1\ns{quantile=\"1.0\"} 2\ns_sum 3\ns_count 2\n",
+    );
+    let quantiles: Vec<_> = report
+        .samples
+        .iter()
+        .filter_map(|s| s.labels.get("quantile"))
+        .collect();
     assert_eq!(quantiles, vec!["0.5", "1"]);
 }
 
@@ -265,12 +283,18 @@ fn visitor_gets_borrowed_labels() {
     impl<'a> Visitor<'a> for Names {
         fn sample(&mut self, sample: &SampleRef<'a, '_>) {
             for label in sample.labels {
-                self.0.push(format!("{}={}", label.name, label.value.to_cow()));
+                self.0
+                    .push(format!("{}={}", label.name, label.value.to_cow()));
             }
         }
     }
     let mut names = Names(Vec::new());
-    let summary = visit(b"a{b=\"2\",a=\"1\"} 1\n", Format::Text, |_| true, &mut names);
+    let summary = visit(
+        b"a{b=\"2\",a=\"1\"} 1\n",
+        Format::Text,
+        |_| true,
+        &mut names,
+    );
     assert_eq!(summary.errors, vec![]);
     assert_eq!(names.0, vec!["a=1", "b=2"]);
 }
@@ -278,8 +302,14 @@ fn visitor_gets_borrowed_labels() {
 #[test]
 fn content_type_picks_format() {
     let cases = [
-        (Some("application/openmetrics-text; version=1.0.0; charset=utf-8"), Some(Format::OpenMetrics)),
-        (Some("text/plain; version=0.0.4; charset=utf-8"), Some(Format::Text)),
+        (
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Some(Format::OpenMetrics),
+        ),
+        (
+            Some("text/plain; version=0.0.4; charset=utf-8"),
+            Some(Format::Text),
+        ),
         (Some("text/plain"), Some(Format::Text)),
         (Some("application/json"), None),
         (None, None),
@@ -293,7 +323,10 @@ fn content_type_picks_format() {
 fn check_metrics_normalizes_and_lists_problems() {
     let body = b"b{z=\"2\",a=\"1\"} 1.50 1000\nbad 12abc\n";
     let (listing, valid) = check_metrics(body, Format::Text);
-    assert_eq!(listing, "b{a=\"1\",z=\"2\"} 1.5 1000\n2:5: invalid value \"12abc\" for metric \"bad\"\n");
+    assert_eq!(
+        listing,
+        "b{a=\"1\",z=\"2\"} 1.5 1000\n2:5: invalid value \"12abc\" for metric \"bad\"\n"
+    );
     assert!(!valid);
 }
 
@@ -303,4 +336,44 @@ fn check_metrics_writes_exemplar() {
     let (listing, valid) = check_metrics(body, Format::OpenMetrics);
     assert_eq!(listing, "a_total{} 1 # {t=\"x\"} 2 3000\n");
     assert!(valid);
+}
+
+#[test]
+fn filtered_histogram_parts_give_no_errors() {
+    let body = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n# EOF\n";
+    let report = parse(body.as_bytes(), Format::OpenMetrics, &|name: &str| {
+        name == "h_count"
+    });
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.filtered, 3);
+}
+
+#[test]
+fn openmetrics_histogram_keeps_one_family_per_label_set() {
+    let body = "# TYPE h histogram\n\
+        h_bucket{path=\"/a\",le=\"0.5\"} 1\nh_bucket{path=\"/a\",le=\"+Inf\"} 2\nh_sum{path=\"/a\"} 3\nh_count{path=\"/a\"} 2\n\
+        h_bucket{path=\"/b\",le=\"0.5\"} 0\nh_bucket{path=\"/b\",le=\"+Inf\"} 1\nh_sum{path=\"/b\"} 1\nh_count{path=\"/b\"} 1\n# EOF\n";
+    let report = openmetrics(body);
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 8);
+    assert_eq!(report.families.len(), 1);
+    assert_eq!(report.families[0].metric_type, Some(MetricType::Histogram));
+    assert_eq!(report.samples[0].labels.get("le"), Some("0.5"));
+}
+
+#[test]
+fn metric_name_label_in_braces_is_an_error() {
+    let report = text("a{__name__=\"b\"} 1\n");
+    assert_eq!(report.samples.len(), 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].column, 3);
+}
+
+#[test]
+fn exemplar_on_gauge_is_an_error() {
+    let report = openmetrics("# TYPE a gauge\na 1 # {x=\"y\"} 1\n# EOF\n");
+    assert_eq!(report.samples.len(), 0);
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].line, 2);
 }

@@ -121,7 +121,11 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             let line = &body[start..end];
             start = end + 1;
             if let Some(eof) = eof_line {
-                self.error(line_number, 1, format!("unexpected text after \"# EOF\" on line {eof}"));
+                self.error(
+                    line_number,
+                    1,
+                    format!("unexpected text after \"# EOF\" on line {eof}"),
+                );
                 break;
             }
             if self.read_line(line_number, line, visitor) {
@@ -132,34 +136,61 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         self.families.finish(&mut self.family_errors);
         self.flush_family_errors();
         if self.format == Format::OpenMetrics && eof_line.is_none() {
-            self.error(line_number + 1, 1, "missing \"# EOF\" at the end of the OpenMetrics body".to_string());
+            self.error(
+                line_number + 1,
+                1,
+                "missing \"# EOF\" at the end of the OpenMetrics body".to_string(),
+            );
         }
     }
 
     fn flush_family_errors(&mut self) {
+        if self.family_errors.is_empty() {
+            return;
+        }
         for problem in self.family_errors.drain(..) {
-            self.summary.errors.push(ParseError { line: problem.line, column: 1, message: problem.message });
+            self.summary.errors.push(ParseError {
+                line: problem.line,
+                column: 1,
+                message: problem.message,
+            });
         }
     }
 
     fn error(&mut self, line: usize, column: usize, message: String) {
-        self.summary.errors.push(ParseError { line, column, message });
+        self.summary.errors.push(ParseError {
+            line,
+            column,
+            message,
+        });
     }
 
     /// Reads one line without its newline; returns true for `# EOF`.
-    fn read_line<V: Visitor<'a> + ?Sized>(&mut self, number: usize, mut line: &'a [u8], visitor: &mut V) -> bool {
+    fn read_line<V: Visitor<'a> + ?Sized>(
+        &mut self,
+        number: usize,
+        mut line: &'a [u8],
+        visitor: &mut V,
+    ) -> bool {
         let mut skipped = 0;
         if self.format == Format::Text {
             // Text 0.0.4 bodies may use CRLF and indent lines.
             line = line.strip_suffix(b"\r").unwrap_or(line);
-            skipped = line.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+            skipped = line
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
             line = &line[skipped..];
             if line.is_empty() {
                 return false;
             }
         }
         if line.is_empty() {
-            self.error(number, 1, "blank lines are not allowed in OpenMetrics".to_string());
+            self.error(
+                number,
+                1,
+                "blank lines are not allowed in OpenMetrics".to_string(),
+            );
             return false;
         }
         if line[0] != b'#' && self.skip_unwanted(line) {
@@ -168,7 +199,11 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let text = match line_to_str(line) {
             Ok(text) => text,
             Err(e) => {
-                self.error(number, skipped + e.valid_up_to() + 1, "invalid UTF-8".to_string());
+                self.error(
+                    number,
+                    skipped + e.valid_up_to() + 1,
+                    "invalid UTF-8".to_string(),
+                );
                 return false;
             }
         };
@@ -192,7 +227,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let name_len = lexer::metric_name_len(line);
         // The name is ASCII, so this conversion cannot fail; an invalid
         // name is left for the full parse to report.
-        let Ok(name) = std::str::from_utf8(&line[..name_len]) else {
+        let Ok(name) = line_to_str(&line[..name_len]) else {
             return false;
         };
         if name.is_empty() || (self.keep)(name) {
@@ -205,37 +240,68 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         true
     }
 
-    fn read_comment<V: Visitor<'a> + ?Sized>(&mut self, line: &'a str, visitor: &mut V) -> Result<bool, LineError> {
+    fn read_comment<V: Visitor<'a> + ?Sized>(
+        &mut self,
+        line: &'a str,
+        visitor: &mut V,
+    ) -> Result<bool, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
         match lexer::parse_comment(line, self.format)? {
             Comment::Eof => return Ok(true),
             Comment::Other => {}
             Comment::Help { name, text } => {
-                self.families.metadata(name, Meta::Help, &mut self.family_errors).map_err(at_start)?;
+                self.families
+                    .metadata(name, Meta::Help, &mut self.family_errors)
+                    .map_err(at_start)?;
                 visitor.help(name, text);
             }
             Comment::Unit { name, unit } => {
-                self.families.metadata(name, Meta::Unit(unit), &mut self.family_errors).map_err(at_start)?;
+                self.families
+                    .metadata(name, Meta::Unit(unit), &mut self.family_errors)
+                    .map_err(at_start)?;
                 visitor.unit(name, unit);
             }
-            Comment::Type { name, kind, kind_offset } => {
+            Comment::Type {
+                name,
+                kind,
+                kind_offset,
+            } => {
                 let parsed = MetricType::parse(kind, self.format).ok_or_else(|| LineError {
                     offset: kind_offset,
                     message: format!("invalid metric type \"{kind}\""),
                 })?;
-                self.families.metadata(name, Meta::Type(parsed), &mut self.family_errors).map_err(at_start)?;
+                self.families
+                    .metadata(name, Meta::Type(parsed), &mut self.family_errors)
+                    .map_err(at_start)?;
                 visitor.metric_type(name, parsed);
             }
         }
         Ok(false)
     }
 
-    fn read_sample<V: Visitor<'a> + ?Sized>(&mut self, number: usize, line: &'a str, visitor: &mut V) -> Result<(), LineError> {
-        let parsed = lexer::parse_sample_line(line, self.format, &mut self.labels, &mut self.exemplar_labels)?;
+    fn read_sample<V: Visitor<'a> + ?Sized>(
+        &mut self,
+        number: usize,
+        line: &'a str,
+        visitor: &mut V,
+    ) -> Result<(), LineError> {
+        let parsed = lexer::parse_sample_line(
+            line,
+            self.format,
+            &mut self.labels,
+            &mut self.exemplar_labels,
+        )?;
         let at_start = |message: String| LineError { offset: 0, message };
-        let resolved = self.families.resolve(parsed.name, &mut self.family_errors).map_err(at_start)?;
+        let resolved = self
+            .families
+            .resolve(parsed.name, &mut self.family_errors)
+            .map_err(at_start)?;
         let bound = canonicalize_bound(&mut self.labels, resolved, self.format);
-        if let Some(label) = self.labels.iter().find(|l| l.name == crate::labels::METRIC_NAME) {
+        if let Some(label) = self
+            .labels
+            .iter()
+            .find(|l| l.name == crate::labels::METRIC_NAME)
+        {
             return Err(LineError {
                 offset: label.offset,
                 message: format!("label \"{}\" repeats the metric name", label.name),
@@ -245,7 +311,9 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         sort_and_check_unique(&mut self.exemplar_labels)?;
         if self.format == Format::OpenMetrics {
             let facts = self.facts(&parsed, resolved, bound, number);
-            self.families.check_sample(&facts, &mut self.family_errors).map_err(at_start)?;
+            self.families
+                .check_sample(&facts, &mut self.family_errors)
+                .map_err(at_start)?;
         }
         self.labels.retain(|label| !label.value.is_empty());
         let sample = SampleRef {
@@ -283,10 +351,19 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         Ok(())
     }
 
-    fn facts<'s>(&mut self, parsed: &SampleLine<'a>, resolved: Resolved, bound: Result<f64, &'s str>, line: usize) -> SampleFacts<'s> {
+    fn facts<'s>(
+        &mut self,
+        parsed: &SampleLine<'a>,
+        resolved: Resolved,
+        bound: Result<f64, &'s str>,
+        line: usize,
+    ) -> SampleFacts<'s> {
         let family_name = &parsed.name[..parsed.name.len() - resolved.suffix.len()];
         let exemplar_chars = parsed.exemplar.map(|_| {
-            self.exemplar_labels.iter().map(|l| l.name.chars().count() + l.value.char_count()).sum()
+            self.exemplar_labels
+                .iter()
+                .map(|l| l.name.chars().count() + l.value.char_count())
+                .sum()
         });
         let mut scratch = std::mem::take(&mut self.scratch);
         let group_key = group_hash(&self.labels, resolved, family_name, &mut scratch);
@@ -314,19 +391,34 @@ fn line_to_str(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
     std::str::from_utf8(line)
 }
 
-fn check_timestamp_order(last: LastTimestamp, current: LastTimestamp, offset: usize) -> Result<(), LineError> {
+fn check_timestamp_order(
+    last: LastTimestamp,
+    current: LastTimestamp,
+    offset: usize,
+) -> Result<(), LineError> {
     let message = match (last, current) {
-        (Some(_), None) | (None, Some(_)) => "a series must have a timestamp on all of its samples or on none",
-        (Some(previous), Some(now)) if now < previous => "timestamp is older than the previous sample of this series",
+        (Some(_), None) | (None, Some(_)) => {
+            "a series must have a timestamp on all of its samples or on none"
+        }
+        (Some(previous), Some(now)) if now < previous => {
+            "timestamp is older than the previous sample of this series"
+        }
         _ => return Ok(()),
     };
-    Err(LineError { offset, message: message.to_string() })
+    Err(LineError {
+        offset,
+        message: message.to_string(),
+    })
 }
 
 /// Rewrites the `le` or `quantile` label of a bucket or quantile sample in
 /// canonical form, and returns its numeric value, or the text that is not
 /// a number (`""` when the label is missing).
-fn canonicalize_bound<'a>(labels: &mut [LabelRef<'a>], resolved: Resolved, format: Format) -> Result<f64, &'a str> {
+fn canonicalize_bound<'a>(
+    labels: &mut [LabelRef<'a>],
+    resolved: Resolved,
+    format: Format,
+) -> Result<f64, &'a str> {
     let Some(bound_label) = resolved.bound_label() else {
         return Err("");
     };
@@ -351,21 +443,37 @@ fn canonicalize_bound<'a>(labels: &mut [LabelRef<'a>], resolved: Resolved, forma
     Ok(number)
 }
 
+/// Compares the first bytes before calling the full comparison, because
+/// neighbouring label names nearly always differ there.
+fn name_greater(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x > y,
+        _ => a > b,
+    }
+}
+
 /// Sorts labels by name and rejects a repeated name.
 fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
     // Exporters nearly always write labels sorted, so insertion sort is
     // linear here and needs no allocation.
     for i in 1..labels.len() {
         let mut j = i;
-        while j > 0 && labels[j - 1].name.as_bytes() > labels[j].name.as_bytes() {
+        while j > 0 && name_greater(labels[j - 1].name, labels[j].name) {
             labels.swap(j - 1, j);
             j -= 1;
         }
     }
     match labels.windows(2).find(|pair| pair[0].name == pair[1].name) {
         Some(pair) => {
-            let second = if pair[0].offset > pair[1].offset { pair[0] } else { pair[1] };
-            Err(LineError { offset: second.offset, message: format!("duplicate label name \"{}\"", second.name) })
+            let second = if pair[0].offset > pair[1].offset {
+                pair[0]
+            } else {
+                pair[1]
+            };
+            Err(LineError {
+                offset: second.offset,
+                message: format!("duplicate label name \"{}\"", second.name),
+            })
         }
         None => Ok(()),
     }
@@ -383,14 +491,22 @@ fn series_hash(name: &str, labels: &[LabelRef<'_>], scratch: &mut Vec<u8>) -> u1
 /// Hashes the labels that identify a sample's group within its family:
 /// all labels except the bucket or quantile bound, all but the state label
 /// of a state set, and none for an info family.
-fn group_hash(labels: &[LabelRef<'_>], resolved: Resolved, family_name: &str, scratch: &mut Vec<u8>) -> u64 {
+fn group_hash(
+    labels: &[LabelRef<'_>],
+    resolved: Resolved,
+    family_name: &str,
+    scratch: &mut Vec<u8>,
+) -> u64 {
     let skipped = match resolved.kind {
         MetricType::Info => return 0,
         MetricType::StateSet => Some(family_name),
         _ => resolved.bound_label(),
     };
     let mut hasher = SeriesHasher::new();
-    for label in labels.iter().filter(|l| Some(l.name) != skipped && !l.value.is_empty()) {
+    for label in labels
+        .iter()
+        .filter(|l| Some(l.name) != skipped && !l.value.is_empty())
+    {
         hasher.write_label(label, scratch);
     }
     hasher.finish() as u64
@@ -410,12 +526,17 @@ impl SeriesHasher {
     const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 
     fn new() -> Self {
-        SeriesHasher { a: 0x243f_6a88_85a3_08d3, b: 0x1319_8a2e_0370_7344 }
+        SeriesHasher {
+            a: 0x243f_6a88_85a3_08d3,
+            b: 0x1319_8a2e_0370_7344,
+        }
     }
 
     fn mix(&mut self, word: u64) {
         self.a = (self.a ^ word).wrapping_mul(Self::K1).rotate_left(31);
-        self.b = (self.b ^ word.rotate_left(17)).wrapping_mul(Self::K2).rotate_left(27);
+        self.b = (self.b ^ word.rotate_left(17))
+            .wrapping_mul(Self::K2)
+            .rotate_left(27);
     }
 
     fn write_field(&mut self, bytes: &[u8]) {
@@ -439,7 +560,9 @@ impl SeriesHasher {
             LabelValue::Canonical(number) => self.write_field(number.as_str().as_bytes()),
             LabelValue::Escaped(_) => {
                 scratch.clear();
-                label.value.for_each_chunk(|chunk| scratch.extend_from_slice(chunk.as_bytes()));
+                label
+                    .value
+                    .for_each_chunk(|chunk| scratch.extend_from_slice(chunk.as_bytes()));
                 self.write_field(scratch);
             }
         }
@@ -487,16 +610,38 @@ mod tests {
     #[test]
     fn series_hash_resolves_escapes() {
         let mut scratch = Vec::new();
-        let escaped = [LabelRef { name: "a", value: LabelValue::Escaped(r#"x\"y"#), offset: 0 }];
-        let plain = [LabelRef { name: "a", value: LabelValue::Plain(r#"x\"y"#), offset: 0 }];
-        assert_ne!(series_hash("m", &escaped, &mut scratch), series_hash("m", &plain, &mut scratch));
+        let escaped = [LabelRef {
+            name: "a",
+            value: LabelValue::Escaped(r#"x\"y"#),
+            offset: 0,
+        }];
+        let plain = [LabelRef {
+            name: "a",
+            value: LabelValue::Plain(r#"x\"y"#),
+            offset: 0,
+        }];
+        assert_ne!(
+            series_hash("m", &escaped, &mut scratch),
+            series_hash("m", &plain, &mut scratch)
+        );
     }
 
     #[test]
     fn series_hash_separates_fields() {
         let mut scratch = Vec::new();
-        let ab = [LabelRef { name: "ab", value: LabelValue::Plain("c"), offset: 0 }];
-        let a = [LabelRef { name: "a", value: LabelValue::Plain("bc"), offset: 0 }];
-        assert_ne!(series_hash("m", &ab, &mut scratch), series_hash("m", &a, &mut scratch));
+        let ab = [LabelRef {
+            name: "ab",
+            value: LabelValue::Plain("c"),
+            offset: 0,
+        }];
+        let a = [LabelRef {
+            name: "a",
+            value: LabelValue::Plain("bc"),
+            offset: 0,
+        }];
+        assert_ne!(
+            series_hash("m", &ab, &mut scratch),
+            series_hash("m", &a, &mut scratch)
+        );
     }
 }
