@@ -241,8 +241,8 @@ impl DateFn {
     }
 }
 
-/// Tells whether Prometheus 3 (or `promql-parser`) knows `name` as a
-/// function, supported by andon or not.
+/// Tells whether `name` is a function of Prometheus 3 or of `promql-parser`,
+/// supported by andon or not.
 pub fn is_prometheus_function(name: &str) -> bool {
     const UNSUPPORTED: &[&str] = &[
         "double_exponential_smoothing",

@@ -29,7 +29,7 @@ pub enum Node {
     Negate(Box<Node>),
 }
 
-/// Where an `@` modifier pins a selector or subquery.
+/// The time that an `@` modifier pins a selector or subquery to.
 #[derive(Clone, Copy, Debug)]
 pub enum At {
     /// `start()` or `end()`: both are the evaluation time of an instant query.
@@ -104,7 +104,7 @@ pub enum AggOp {
     Quantile,
 }
 
-/// Which labels an aggregation keeps.
+/// The labels that an aggregation keeps.
 #[derive(Clone, Debug)]
 pub enum Grouping {
     /// The listed labels, sorted and without duplicates.

@@ -8,7 +8,8 @@ use super::plan::Node;
 use super::value::{Matrix, RangeSeries, Sample, Value};
 use super::ExprError;
 
-/// Evaluates a function whose matrix argument is `args[matrix_arg]`.
+/// Evaluates a function with a range-vector argument: the second one for
+/// `quantile_over_time`, else the first.
 pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Result<Value<'s>, ExprError> {
     let (matrix_node, scalar) = match func {
         Func::QuantileOverTime => (args.get(1), Some(ev.scalar(first(args)?, ts)?)),
@@ -76,10 +77,10 @@ fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, 
     }
 }
 
-/// `rate`, `increase` and `delta`: the change over the window, corrected
-/// for counter resets, extrapolated toward the window edges unless the gap
-/// to an edge exceeds 1.1 times the average sample interval (then by half
-/// an interval), and for counters never back past the zero point.
+/// Computes `rate`, `increase` and `delta`: the change over the window,
+/// corrected for counter resets and extrapolated to the window edges. A gap
+/// to an edge of at least 1.1 average sample intervals is extrapolated by
+/// half an interval only, and a counter never back past its zero point.
 fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
     let samples: &[(i64, f64)] = &series.samples;
     if samples.len() < 2 {
@@ -145,7 +146,8 @@ fn count_pairs(samples: &[(i64, f64)], counts: impl Fn(f64, f64) -> bool) -> f64
     samples.windows(2).filter(|pair| counts(pair[0].1, pair[1].1)).count() as f64
 }
 
-/// One step of Kahan-Neumaier summation, as Prometheus's `kahanSumInc`.
+/// Adds one value with Kahan-Neumaier compensation, as Prometheus's
+/// `kahanSumInc`; returns the new sum and compensation.
 pub fn kahan_inc(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
     let total = sum + increment;
     let compensation = if total.is_infinite() {

@@ -65,8 +65,8 @@ fn rate_of_new_series_extrapolates_half_interval() {
     let mut store = store();
     let x = labels("x", &[]);
     load(&mut store, &x, &[(100, 1.3e9), (115, 1.3e9 + 10.0), (130, 1.3e9 + 20.0)]);
-    // 30 s sampled; the start gap (30 s) exceeds 1.1 * 15 s, so only 7.5 s
-    // is added: 20 * 37.5 / 30 / 60.
+    // 30 s are sampled. The start gap of 30 s exceeds 1.1 * 15 s, so only
+    // 7.5 s are added: 20 * 37.5 / 30 / 60.
     assert_close(single(&store, "rate(x[1m])", 130), 20.0 * 37.5 / 30.0 / 60.0);
 }
 
@@ -102,7 +102,7 @@ fn delta_does_not_correct_resets() {
 fn rate_window_is_left_open() {
     let mut store = store();
     load(&mut store, &labels("x", &[]), &[(60, 0.0), (90, 30.0), (120, 60.0)]);
-    // (60, 120] holds 90 s and 120 s only, so the window sees two samples.
+    // (60, 120] contains the samples at 90 s and 120 s only.
     assert_close(single(&store, "count_over_time(x[1m])", 120), 2.0);
 }
 

@@ -153,8 +153,8 @@ impl Series {
 
 /// Counts the samples at or before `t_ms`, as `partition_point` would.
 ///
-/// Evaluation reads near the newest samples of buffers that together far
-/// exceed the CPU cache, so a plain binary search pays a cache miss per
+/// Evaluation reads near the newest samples of buffers that together can
+/// exceed the CPU cache, where a plain binary search pays a cache miss per
 /// probe. Samples are close to evenly spaced, so the search starts at the
 /// position that the time interpolates to and gallops outward from there.
 /// `first_t` and `last_t` are the times of the first and last sample.
@@ -175,7 +175,7 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
     let guess = guess.min(samples.len() - 1);
     let is_before = |i: usize| samples[i].0 <= t_ms;
     if is_before(guess) {
-        // The answer is above `guess`: gallop up until a sample is after t.
+        // The count is above `guess`: gallop up until a sample is after t.
         let mut low = guess;
         let mut step = 1;
         loop {
@@ -188,7 +188,7 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
             step *= 2;
         }
     } else {
-        // The answer is at or below `guess`: gallop down.
+        // The count is at or below `guess`: gallop down.
         let mut high = guess;
         let mut step = 1;
         loop {
