@@ -296,7 +296,12 @@ impl Planner<'_> {
             None => (false, false, Vec::new(), Card::OneToOne),
             Some(modifier) => {
                 if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
-                    return Err(unsupported_construct("fill modifiers in vector matching"));
+                    let mut error = unsupported_construct("fill modifiers in vector matching");
+                    error.offset = ["fill", "fill_left", "fill_right"]
+                        .iter()
+                        .filter_map(|name| position_of_call(self.source, name))
+                        .min();
+                    return Err(error);
                 }
                 let (on, labels) = match &modifier.matching {
                     None => (false, Vec::new()),

@@ -637,3 +637,27 @@ fn group_left_duplicate_result_is_an_error() {
     let error = expr.eval(&store, 20 * S).expect_err("both results get code=x");
     assert_eq!(error.message, "multiple matches for labels: grouping labels must ensure unique matches");
 }
+
+#[test]
+fn expr_and_store_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Expr>();
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn series_returns_after_stale_marker() {
+    let mut store = store();
+    let (a, b) = (labels("up", &[("i", "a")]), labels("up", &[("i", "b")]));
+    store.ingest_scrape("t", 10 * S, vec![(a.clone(), 1.0, None), (b.clone(), 1.0, None)]);
+    store.ingest_scrape("t", 20 * S, vec![(a.clone(), 1.0, None)]);
+    store.ingest_scrape("t", 30 * S, vec![(a.clone(), 1.0, None), (b.clone(), 0.0, None)]);
+    assert_eq!(eval_at(&store, "up", 30).len(), 2);
+    assert_eq!(eval_at(&store, r#"count_over_time(up{i="b"}[1m])"#, 30), vec![(Labels::from_pairs([("i", "b")]), 2.0)]);
+}
+
+#[test]
+fn type_error_has_function_position() {
+    let error = Expr::parse("1 + rate(m)").expect_err("rate needs a range vector");
+    assert_eq!(error.offset, Some(4));
+}
