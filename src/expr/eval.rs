@@ -190,7 +190,7 @@ fn matches(selector: &Selector, series: &Series) -> bool {
     selector.matchers.iter().all(|m| match m {
         // The name index has already applied this matcher.
         LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
-        _ => m.matches(series.labels().get(m.name()).unwrap_or("")),
+        _ => m.matches(super::value::label_value(series.labels(), m.name())),
     })
 }
 

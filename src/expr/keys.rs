@@ -21,14 +21,14 @@ pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
 }
 
 /// Label pairs gathered once per sample, so that hashing and comparing them
-/// need not look them up again. Up to 16 pairs stay on the stack.
+/// need not look them up again. Up to 8 pairs stay on the stack.
 pub struct PairList<'a> {
     inline: [(&'a str, &'a str); INLINE_PAIRS],
     len: usize,
     spill: Vec<(&'a str, &'a str)>,
 }
 
-const INLINE_PAIRS: usize = 16;
+const INLINE_PAIRS: usize = 8;
 
 impl<'a> PairList<'a> {
     pub fn collect(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
