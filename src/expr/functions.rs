@@ -346,8 +346,8 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
             sort_by_value(&mut samples, func == Func::SortDesc);
             Ok(Value::Vector(samples))
         }
-        Func::LabelReplace => label_replace(ev.vector(arg(0)?, ts)?, &string_args(&args[1..])?).map(Value::Vector),
-        Func::LabelJoin => label_join(ev.vector(arg(0)?, ts)?, &string_args(&args[1..])?).map(Value::Vector),
+        Func::LabelReplace => label_replace(ev.vector(arg(0)?, ts)?, &string_args(args.get(1..).unwrap_or_default())?).map(Value::Vector),
+        Func::LabelJoin => label_join(ev.vector(arg(0)?, ts)?, &string_args(args.get(1..).unwrap_or_default())?).map(Value::Vector),
         _ => range::call(ev, func, args, ts),
     }
 }

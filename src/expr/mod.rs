@@ -163,14 +163,14 @@ fn visit(node: &Node, f: &mut impl FnMut(&Node)) {
 /// How far before the evaluation time `node` reads, in milliseconds.
 fn reach_ms(node: &Node) -> i64 {
     match node {
-        Node::Selector(s) if s.at.is_none() => s.offset_ms + LOOKBACK_MS,
-        Node::Range { selector, range_ms } if selector.at.is_none() => selector.offset_ms + range_ms,
+        Node::Selector(s) if s.at.is_none() => s.offset_ms.saturating_add(LOOKBACK_MS),
+        Node::Range { selector, range_ms } if selector.at.is_none() => selector.offset_ms.saturating_add(*range_ms),
         Node::Subquery(sq) => {
             let inner = reach_ms(&sq.expr);
             if sq.at.is_some() {
                 0
             } else {
-                sq.offset_ms + sq.range_ms + inner
+                sq.offset_ms.saturating_add(sq.range_ms).saturating_add(inner)
             }
         }
         Node::Call { args, .. } => args.iter().map(reach_ms).max().unwrap_or(0),

@@ -10,6 +10,7 @@ use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{self as ast, token, AtModifier, LabelModifier, Offset, VectorMatchCardinality};
 use regex::Regex;
 
+use super::eval::{too_many_steps, DEFAULT_SUBQUERY_STEP_MS, MAX_SUBQUERY_STEPS};
 use super::functions::Func;
 use super::source::position_of_call;
 use super::ExprError;
@@ -232,6 +233,10 @@ impl Planner<'_> {
         if step_ms == Some(0) {
             return Err(ExprError { offset: None, message: "subquery step must be greater than zero".into() });
         }
+        let steps = duration_ms(&sq.range) / step_ms.unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        if steps > MAX_SUBQUERY_STEPS {
+            return Err(too_many_steps(steps));
+        }
         Ok(Node::Subquery(Box::new(Subquery {
             expr: self.node(&sq.expr)?,
             range_ms: duration_ms(&sq.range),
@@ -394,7 +399,7 @@ fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Resul
             anchored_regex(regex).map_err(|e| invalid(format!("invalid regular expression in label_replace(): {}", e.message)))?;
         }
         Func::LabelJoin => {
-            let all_strings = args[1..].iter().all(|a| matches!(a, Node::String(_)));
+            let all_strings = args.get(1..).unwrap_or_default().iter().all(|a| matches!(a, Node::String(_)));
             if !all_strings {
                 return Err(invalid("label_join() needs string literals as arguments".into()));
             }

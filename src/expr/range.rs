@@ -99,10 +99,11 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
         }
     }
 
-    let range_start = matrix.end_ms - matrix.range_ms;
-    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (matrix.end_ms - last_t) as f64 / 1000.0;
-    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let range_start = matrix.end_ms.saturating_sub(matrix.range_ms);
+    let seconds_between = |from: i64, to: i64| (i128::from(to) - i128::from(from)) as f64 / 1000.0;
+    let mut duration_to_start = seconds_between(range_start, first_t);
+    let mut duration_to_end = seconds_between(last_t, matrix.end_ms);
+    let sampled_interval = seconds_between(first_t, last_t);
     let average_interval = sampled_interval / (samples.len() - 1) as f64;
     let threshold = average_interval * 1.1;
 
@@ -132,7 +133,7 @@ fn instant_delta(samples: &[(i64, f64)], is_rate: bool) -> Option<f64> {
         return None;
     };
     let mut result = if is_rate && last_v < previous_v { last_v } else { last_v - previous_v };
-    let interval_ms = last_t - previous_t;
+    let interval_ms = last_t.saturating_sub(previous_t);
     if interval_ms == 0 {
         return None;
     }

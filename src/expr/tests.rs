@@ -661,3 +661,21 @@ fn type_error_has_function_position() {
     let error = Expr::parse("1 + rate(m)").expect_err("rate needs a range vector");
     assert_eq!(error.offset, Some(4));
 }
+
+#[test]
+fn subquery_with_too_many_steps_is_rejected() {
+    assert!(Expr::parse("max_over_time(m[1y:1ms])").is_err());
+    assert!(Expr::parse("max_over_time(m[1d:1s])").is_ok());
+}
+
+#[test]
+fn extreme_offsets_do_not_overflow() {
+    let mut store = store();
+    load(&mut store, &labels("g", &[]), &[(10, 1.0)]);
+    for source in ["g offset 292y", "g offset -292y", "rate(g[292y])", "g @ -9223372036854775"] {
+        let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        assert!(expr.eval(&store, i64::MAX).is_ok(), "{source}");
+        assert!(expr.eval(&store, i64::MIN).is_ok(), "{source}");
+        let _ = expr.lookback_ms();
+    }
+}
