@@ -54,7 +54,7 @@ impl<'s> Evaluator<'s> {
             Node::Selector(selector) => Ok(Value::Vector(self.instant(selector, ts))),
             Node::Range { selector, range_ms } => Ok(Value::Matrix(self.range(selector, *range_ms, ts))),
             Node::Subquery(subquery) => Ok(Value::Matrix(self.subquery(subquery, ts)?)),
-            Node::Call { func, args } => functions::call(self, *func, args, ts),
+            Node::Call { func, args, regex } => functions::call(self, *func, args, regex.as_ref(), ts),
             Node::Aggregate(agg) => aggregate::aggregate(self, agg, ts),
             Node::Binary(bin) => binary::binary(self, bin, ts),
             Node::Negate(inner) => Ok(negate(self.eval(inner, ts)?)),

@@ -24,7 +24,8 @@ pub enum Node {
     Selector(Selector),
     Range { selector: Selector, range_ms: i64 },
     Subquery(Box<Subquery>),
-    Call { func: Func, args: Vec<Node> },
+    /// A function call; `regex` is the compiled pattern of `label_replace`.
+    Call { func: Func, args: Vec<Node>, regex: Option<Regex> },
     Aggregate(Box<Aggregate>),
     Binary(Box<Binary>),
     Negate(Box<Node>),
@@ -255,8 +256,8 @@ impl Planner<'_> {
             });
         };
         let args = call.args.args.iter().map(|a| self.node(a)).collect::<Result<Vec<_>, _>>()?;
-        check_call_args(func, name, &args, self.source)?;
-        Ok(Node::Call { func, args })
+        let regex = check_call_args(func, name, &args, self.source)?;
+        Ok(Node::Call { func, args, regex })
     }
 
     fn aggregate(&self, agg: &ast::AggregateExpr) -> Result<Node, ExprError> {
@@ -386,7 +387,9 @@ fn compile_regex(pattern: &str) -> Result<Regex, ExprError> {
     Regex::new(pattern).map_err(|e| ExprError { offset: None, message: format!("invalid regular expression {pattern:?}: {e}") })
 }
 
-fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Result<(), ExprError> {
+/// Checks the string arguments of `label_replace` and `label_join`, and
+/// returns the compiled regex of `label_replace`.
+fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Result<Option<Regex>, ExprError> {
     let invalid = |message: String| ExprError { offset: position_of_call(source, name), message };
     match func {
         Func::LabelReplace => {
@@ -396,7 +399,8 @@ fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Resul
             if dst.is_empty() {
                 return Err(invalid(format!("invalid destination label name in label_replace(): {dst:?}")));
             }
-            anchored_regex(regex).map_err(|e| invalid(format!("invalid regular expression in label_replace(): {}", e.message)))?;
+            let compiled = anchored_regex(regex).map_err(|e| invalid(format!("invalid regular expression in label_replace(): {}", e.message)))?;
+            return Ok(Some(compiled));
         }
         Func::LabelJoin => {
             let all_strings = args.get(1..).unwrap_or_default().iter().all(|a| matches!(a, Node::String(_)));
@@ -409,7 +413,7 @@ fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Resul
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 fn check_count_values_label(param: Option<&Node>) -> Result<(), ExprError> {
