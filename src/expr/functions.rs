@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
-use super::eval::{internal, Evaluator};
 use regex::Regex;
 
+use super::eval::{internal, Evaluator};
 use super::plan::{LabelMatcher, Node};
 use super::value::{Sample, Value};
 use super::{histogram, range, ExprError};
