@@ -4,12 +4,14 @@
 //! rejected with the position of the offending function.
 
 use std::cell::Cell;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{self as ast, token, AtModifier, LabelModifier, Offset, VectorMatchCardinality};
 use regex::Regex;
 
+use super::aggregate::GroupCache;
 use super::eval::{too_many_steps, DEFAULT_SUBQUERY_STEP_MS, MAX_SUBQUERY_STEPS};
 use super::functions::Func;
 use super::source::position_of_call;
@@ -120,6 +122,9 @@ pub struct Aggregate {
     pub expr: Node,
     pub param: Option<Node>,
     pub grouping: Grouping,
+    /// The groups of the store's series, kept between evaluations; clones
+    /// of the expression share it.
+    pub groups: Arc<Mutex<GroupCache>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,7 +298,13 @@ impl Planner<'_> {
             Some(LabelModifier::Include(ls)) => Grouping::By(sorted_unique(&ls.labels)),
             Some(LabelModifier::Exclude(ls)) => Grouping::Without(ls.labels.clone()),
         };
-        Ok(Node::Aggregate(Box::new(Aggregate { op, expr: self.node(&agg.expr)?, param, grouping })))
+        Ok(Node::Aggregate(Box::new(Aggregate {
+            op,
+            expr: self.node(&agg.expr)?,
+            param,
+            grouping,
+            groups: Arc::default(),
+        })))
     }
 
     fn binary(&self, bin: &ast::BinaryExpr) -> Result<Node, ExprError> {

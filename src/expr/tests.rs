@@ -679,3 +679,24 @@ fn extreme_offsets_do_not_overflow() {
         let _ = expr.lookback_ms();
     }
 }
+
+#[test]
+fn aggregation_cache_keeps_values_across_evaluations() {
+    let mut store = store();
+    load(&mut store, &labels("m", &[("job", "a")]), &[(10, 1.0), (20, 2.0)]);
+    load(&mut store, &labels("m", &[("job", "b")]), &[(10, 5.0), (20, 7.0)]);
+    let expr = Expr::parse("sum by (job) (m)").expect("parses");
+    let first = expr.eval(&store, 15 * S).expect("evaluates");
+    let second = expr.eval(&store, 25 * S).expect("evaluates");
+    assert_eq!(first, vec![(Labels::from_pairs([("job", "a")]), 1.0), (Labels::from_pairs([("job", "b")]), 5.0)]);
+    assert_eq!(second, vec![(Labels::from_pairs([("job", "a")]), 2.0), (Labels::from_pairs([("job", "b")]), 7.0)]);
+}
+
+#[test]
+fn aggregation_of_owned_labels_regroups_each_time() {
+    let mut store = store();
+    load(&mut store, &labels("m", &[("job", "a")]), &[(10, 1.0), (20, 2.0)]);
+    let expr = Expr::parse(r#"sum by (v) (count_values("v", m))"#).expect("parses");
+    assert_eq!(expr.eval(&store, 15 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "1")]), 1.0)]);
+    assert_eq!(expr.eval(&store, 25 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "2")]), 1.0)]);
+}
