@@ -61,6 +61,8 @@ fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, 
             let (slope, intercept) = linear_regression(samples, ts);
             slope * param + intercept
         }),
+        // Without a possible reset the store has already answered: none.
+        Func::Resets if !series.may_reset => Some(0.0),
         Func::Resets => Some(count_pairs(samples, |prev, cur| cur < prev)),
         Func::Changes => Some(count_pairs(samples, |prev, cur| !(cur == prev || (cur.is_nan() && prev.is_nan())))),
         Func::AvgOverTime => Some(average(values())),
@@ -100,7 +102,8 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
     }
 
     let range_start = matrix.end_ms.saturating_sub(matrix.range_ms);
-    let seconds_between = |from: i64, to: i64| (i128::from(to) - i128::from(from)) as f64 / 1000.0;
+    // Exact for any difference that fits i64, and no overflow beyond.
+    let seconds_between = |from: i64, to: i64| to.checked_sub(from).map_or(to as f64 - from as f64, |d| d as f64) / 1000.0;
     let mut duration_to_start = seconds_between(range_start, first_t);
     let mut duration_to_end = seconds_between(last_t, matrix.end_ms);
     let sampled_interval = seconds_between(first_t, last_t);
