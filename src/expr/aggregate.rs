@@ -107,7 +107,7 @@ impl GroupCache {
     /// Empties the cache unless it belongs to `key`. Groups of samples with
     /// owned labels are not tied to series and can change every evaluation
     /// (after `count_values`, say), so the cache is also emptied once it
-    /// holds far more groups than one evaluation with `samples` inputs adds.
+    /// contains far more groups than one evaluation with `samples` inputs adds.
     fn reset_unless(&mut self, key: (u64, u64), samples: usize) {
         let overgrown = self.groups.len() > 1024 + 2 * samples;
         if self.key != Some(key) || overgrown {

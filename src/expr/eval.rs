@@ -26,7 +26,7 @@ pub struct SelectorCache {
     series: Vec<SeriesRef>,
 }
 
-/// The most steps one subquery evaluates, so that an expression such as
+/// The maximum number of steps one subquery evaluates, so that an expression such as
 /// `x[1y:1ms]` cannot stall the evaluation loop. A day at 1-second steps
 /// (86,400) fits.
 pub const MAX_SUBQUERY_STEPS: i64 = 100_000;

@@ -127,7 +127,7 @@ mod tests {
         let mut index = KeyIndex::default();
         let names = ["a", "b", "c"];
         for (position, _) in names.iter().enumerate() {
-            // All three use hash 7; only the comparison tells them apart.
+            // All three use hash 7, so only the comparison separates them.
             assert_eq!(index.find_or_insert(7, position, |p| names[p] == names[position]), None);
         }
         assert_eq!(index.find(7, |p| names[p] == "c"), Some(2));

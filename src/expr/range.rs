@@ -61,7 +61,7 @@ fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, 
             let (slope, intercept) = linear_regression(samples, ts);
             slope * param + intercept
         }),
-        // Without a possible reset the store has already answered: none.
+        // The store's reset index found no reset in this window.
         Func::Resets if !series.may_reset => Some(0.0),
         Func::Resets => Some(count_pairs(samples, |prev, cur| cur < prev)),
         Func::Changes => Some(count_pairs(samples, |prev, cur| !(cur == prev || (cur.is_nan() && prev.is_nan())))),
@@ -169,8 +169,9 @@ pub fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
     sum + compensation
 }
 
-/// The mean with a compensated sum, switching to an incremental mean once
-/// the sum would overflow, as Prometheus 3's `avg_over_time` and `avg`.
+/// Computes the mean with a compensated sum, switching to an incremental
+/// mean once the sum would overflow, as Prometheus 3's `avg_over_time` and
+/// `avg` do.
 pub fn average(values: impl Iterator<Item = f64>) -> f64 {
     let mut averager = Averager::default();
     for value in values {
@@ -179,6 +180,7 @@ pub fn average(values: impl Iterator<Item = f64>) -> f64 {
     averager.result()
 }
 
+/// A running mean, computed as [`average`] describes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Averager {
     count: f64,
