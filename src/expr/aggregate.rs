@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use super::eval::{internal, Evaluator};
 use super::keys::{KeyIndex, PairList};
 use super::plan::{AggOp, Aggregate, Grouping, Node};
@@ -49,27 +51,93 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
         _ => {}
     }
 
-    let mut index = KeyIndex::default();
-    let mut groups: Vec<(Labels, Accumulator)> = Vec::new();
+    // A panic while the lock was held leaves at worst a cache that the key
+    // check resets.
+    let mut cache = agg.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache.reset_unless(ev.store.series_set_key(), samples.len());
+    let mut accumulators: Vec<Option<Accumulator>> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
     for sample in samples {
-        let pairs = PairList::collect(group_pairs(&sample, &agg.grouping));
-        let same = |position: usize| pairs.equals(&groups[position].0);
-        match index.find_or_insert(pairs.hash(), groups.len(), same) {
-            Some(position) => accumulate(&mut groups[position].1, sample.value),
-            None => groups.push((Labels::from_pairs(pairs.as_slice().iter().copied()), start(agg.op, sample.value))),
+        let position = cache.group_of(&sample, &agg.grouping);
+        if position >= accumulators.len() {
+            accumulators.resize_with(position + 1, || None);
+        }
+        match &mut accumulators[position] {
+            Some(accumulator) => accumulate(accumulator, sample.value),
+            slot @ None => {
+                *slot = Some(start(agg.op, sample.value));
+                order.push(position);
+            }
         }
     }
 
-    let out = groups
-        .into_iter()
-        .map(|(labels, accumulator)| Sample {
-            labels: Cow::Owned(labels),
+    let mut out = Vec::with_capacity(order.len());
+    for position in order {
+        let Some(accumulator) = accumulators[position].take() else {
+            continue;
+        };
+        out.push(Sample {
+            labels: Cow::Owned(cache.groups[position].clone()),
             drop_name: false,
             value: finish(agg.op, accumulator, param),
             t_ms: ts,
-        })
-        .collect();
+        });
+    }
     Ok(Value::Vector(out))
+}
+
+/// The output groups of one aggregation and the group of each store series
+/// seen so far, valid while the store's set of series is unchanged.
+///
+/// Finding a sample's group means looking up and hashing its labels, which
+/// costs more than the aggregation itself. A sample whose labels are
+/// borrowed from the store is instead found by the address of those labels,
+/// which stays fixed while the store's series set key does.
+#[derive(Debug, Default)]
+pub struct GroupCache {
+    key: Option<(u64, u64)>,
+    groups: Vec<Labels>,
+    index: KeyIndex,
+    /// Group positions by the address of a series' labels and whether the
+    /// sample drops `__name__`.
+    by_series: FxHashMap<(usize, bool), usize>,
+}
+
+impl GroupCache {
+    /// Empties the cache unless it belongs to `key`. Groups of samples with
+    /// owned labels are not tied to series and can change every evaluation
+    /// (after `count_values`, say), so the cache is also emptied once it
+    /// contains far more groups than one evaluation with `samples` inputs adds.
+    fn reset_unless(&mut self, key: (u64, u64), samples: usize) {
+        let overgrown = self.groups.len() > 1024 + 2 * samples;
+        if self.key != Some(key) || overgrown {
+            *self = GroupCache { key: Some(key), ..GroupCache::default() };
+        }
+    }
+
+    /// Returns the position of the sample's group, adding the group if new.
+    fn group_of(&mut self, sample: &Sample<'_>, grouping: &Grouping) -> usize {
+        let identity = match &sample.labels {
+            Cow::Borrowed(labels) => Some((std::ptr::from_ref::<Labels>(labels) as usize, sample.drop_name)),
+            Cow::Owned(_) => None,
+        };
+        if let Some(position) = identity.and_then(|id| self.by_series.get(&id)) {
+            return *position;
+        }
+        let pairs = PairList::collect(group_pairs(sample, grouping));
+        let groups = &mut self.groups;
+        let position = match self.index.find_or_insert(pairs.hash(), groups.len(), |p| pairs.equals(&groups[p])) {
+            Some(position) => position,
+            None => {
+                groups.push(Labels::from_pairs(pairs.as_slice().iter().copied()));
+                groups.len() - 1
+            }
+        };
+        if let Some(id) = identity {
+            self.by_series.insert(id, position);
+        }
+        position
+    }
 }
 
 fn start(op: AggOp, value: f64) -> Accumulator {

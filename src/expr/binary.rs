@@ -31,7 +31,7 @@ pub fn binary<'s>(ev: &Evaluator<'s>, bin: &Binary, ts: i64) -> Result<Value<'s>
 }
 
 /// Applies `op` to two values. For comparisons the value is the left one
-/// and `keep` tells whether the comparison holds.
+/// and `keep` is true when the comparison holds.
 fn element_op(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     match op {
         BinOp::Add => (l + r, true),

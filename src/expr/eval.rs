@@ -26,6 +26,18 @@ pub struct SelectorCache {
     series: Vec<SeriesRef>,
 }
 
+/// The maximum number of steps one subquery evaluates, so that an expression such as
+/// `x[1y:1ms]` cannot stall the evaluation loop. A day at 1-second steps
+/// (86,400) fits.
+pub const MAX_SUBQUERY_STEPS: i64 = 100_000;
+
+pub fn too_many_steps(steps: i64) -> ExprError {
+    ExprError {
+        offset: None,
+        message: format!("subquery would evaluate {steps} steps, more than andon's maximum of {MAX_SUBQUERY_STEPS}; use a longer step"),
+    }
+}
+
 pub struct Evaluator<'s> {
     pub store: &'s Store,
     pub selector_cache: &'s [Mutex<SelectorCache>],
@@ -42,7 +54,7 @@ impl<'s> Evaluator<'s> {
             Node::Selector(selector) => Ok(Value::Vector(self.instant(selector, ts))),
             Node::Range { selector, range_ms } => Ok(Value::Matrix(self.range(selector, *range_ms, ts))),
             Node::Subquery(subquery) => Ok(Value::Matrix(self.subquery(subquery, ts)?)),
-            Node::Call { func, args } => functions::call(self, *func, args, ts),
+            Node::Call { func, args, regex } => functions::call(self, *func, args, regex.as_ref(), ts),
             Node::Aggregate(agg) => aggregate::aggregate(self, agg, ts),
             Node::Binary(bin) => binary::binary(self, bin, ts),
             Node::Negate(inner) => Ok(negate(self.eval(inner, ts)?)),
@@ -84,7 +96,7 @@ impl<'s> Evaluator<'s> {
     /// Selects the latest sample in `(t - 5m, t]` of each matching series;
     /// a series whose latest sample is a stale marker is absent.
     fn instant(&self, selector: &Selector, ts: i64) -> Vec<Sample<'s>> {
-        let t = self.resolve(selector.at, ts) - selector.offset_ms;
+        let t = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
         self.matching(selector)
             .into_iter()
             .filter_map(|series| {
@@ -102,12 +114,12 @@ impl<'s> Evaluator<'s> {
     /// Selects the samples in `(t - range, t]` of each matching series,
     /// without stale markers; series with no sample there are left out.
     fn range(&self, selector: &Selector, range_ms: i64, ts: i64) -> Matrix<'s> {
-        let end_ms = self.resolve(selector.at, ts) - selector.offset_ms;
+        let end_ms = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
         let series = self
             .matching(selector)
             .into_iter()
             .filter_map(|series| {
-                let window = series.window(end_ms - range_ms, end_ms);
+                let window = series.window(end_ms.saturating_sub(range_ms), end_ms);
                 let samples: Cow<'s, [(i64, f64)]> = if window.has_stale {
                     Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
                 } else {
@@ -149,9 +161,13 @@ impl<'s> Evaluator<'s> {
     /// Evaluates the inner expression at every multiple of the step in
     /// `(t - range, t]`, as Prometheus aligns subquery steps to absolute time.
     fn subquery(&self, subquery: &Subquery, ts: i64) -> Result<Matrix<'s>, ExprError> {
-        let end_ms = self.resolve(subquery.at, ts) - subquery.offset_ms;
-        let start_ms = end_ms - subquery.range_ms;
+        let end_ms = self.resolve(subquery.at, ts).saturating_sub(subquery.offset_ms);
+        let start_ms = end_ms.saturating_sub(subquery.range_ms);
         let step = subquery.step_ms.unwrap_or(self.default_step_ms).max(1);
+        let steps = subquery.range_ms / step;
+        if steps > MAX_SUBQUERY_STEPS {
+            return Err(too_many_steps(steps));
+        }
         // Integer division truncates toward zero as Go's does.
         let mut t = step * (start_ms / step);
         if t <= start_ms {
@@ -179,7 +195,10 @@ impl<'s> Evaluator<'s> {
                 });
                 series[position].samples.to_mut().push((t, sample.value));
             }
-            t += step;
+            let Some(next) = t.checked_add(step) else {
+                break;
+            };
+            t = next;
         }
         Ok(Matrix { series, end_ms, range_ms: subquery.range_ms })
     }
@@ -190,7 +209,7 @@ fn matches(selector: &Selector, series: &Series) -> bool {
     selector.matchers.iter().all(|m| match m {
         // The name index has already applied this matcher.
         LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
-        _ => m.matches(series.labels().get(m.name()).unwrap_or("")),
+        _ => m.matches(super::value::label_value(series.labels(), m.name())),
     })
 }
 

@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 
+use regex::Regex;
+
 use super::eval::{internal, Evaluator};
-use super::plan::{anchored_regex, LabelMatcher, Node};
+use super::plan::{LabelMatcher, Node};
 use super::value::{Sample, Value};
 use super::{histogram, range, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
@@ -241,8 +243,8 @@ impl DateFn {
     }
 }
 
-/// Tells whether Prometheus 3 (or `promql-parser`) knows `name` as a
-/// function, supported by andon or not.
+/// Tells whether `name` is a function of Prometheus 3 or of `promql-parser`,
+/// supported by andon or not.
 pub fn is_prometheus_function(name: &str) -> bool {
     const UNSUPPORTED: &[&str] = &[
         "double_exponential_smoothing",
@@ -274,7 +276,7 @@ pub fn is_prometheus_function(name: &str) -> bool {
 }
 
 /// Evaluates a function call at `ts`.
-pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Result<Value<'s>, ExprError> {
+pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], regex: Option<&Regex>, ts: i64) -> Result<Value<'s>, ExprError> {
     let arg = |i: usize| args.get(i).ok_or_else(|| internal("missing function argument"));
     match func {
         Func::Time => Ok(Value::Scalar(ts as f64 / 1000.0)),
@@ -346,8 +348,11 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
             sort_by_value(&mut samples, func == Func::SortDesc);
             Ok(Value::Vector(samples))
         }
-        Func::LabelReplace => label_replace(ev.vector(arg(0)?, ts)?, &string_args(&args[1..])?).map(Value::Vector),
-        Func::LabelJoin => label_join(ev.vector(arg(0)?, ts)?, &string_args(&args[1..])?).map(Value::Vector),
+        Func::LabelReplace => {
+            let regex = regex.ok_or_else(|| internal("label_replace without a compiled regex"))?;
+            label_replace(ev.vector(arg(0)?, ts)?, &string_args(args.get(1..).unwrap_or_default())?, regex).map(Value::Vector)
+        }
+        Func::LabelJoin => label_join(ev.vector(arg(0)?, ts)?, &string_args(args.get(1..).unwrap_or_default())?).map(Value::Vector),
         _ => range::call(ev, func, args, ts),
     }
 }
@@ -414,11 +419,10 @@ pub fn sort_by_value(samples: &mut [Sample<'_>], descending: bool) {
 }
 
 /// `label_replace(v, dst, replacement, src, regex)`.
-fn label_replace<'s>(mut samples: Vec<Sample<'s>>, args: &[&str]) -> Result<Vec<Sample<'s>>, ExprError> {
-    let [dst, replacement, src, pattern] = args else {
+fn label_replace<'s>(mut samples: Vec<Sample<'s>>, args: &[&str], regex: &Regex) -> Result<Vec<Sample<'s>>, ExprError> {
+    let [dst, replacement, src, _pattern] = args else {
         return Err(internal("label_replace needs four string arguments"));
     };
-    let regex = anchored_regex(pattern)?;
     for sample in &mut samples {
         let source_value = sample.label(src).to_string();
         if let Some(captures) = regex.captures(&source_value) {

@@ -21,14 +21,14 @@ pub fn hash_pairs<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
 }
 
 /// Label pairs gathered once per sample, so that hashing and comparing them
-/// need not look them up again. Up to 16 pairs stay on the stack.
+/// need not look them up again. Up to 8 pairs stay on the stack.
 pub struct PairList<'a> {
     inline: [(&'a str, &'a str); INLINE_PAIRS],
     len: usize,
     spill: Vec<(&'a str, &'a str)>,
 }
 
-const INLINE_PAIRS: usize = 16;
+const INLINE_PAIRS: usize = 8;
 
 impl<'a> PairList<'a> {
     pub fn collect(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
@@ -127,7 +127,7 @@ mod tests {
         let mut index = KeyIndex::default();
         let names = ["a", "b", "c"];
         for (position, _) in names.iter().enumerate() {
-            // All three use hash 7; only the comparison tells them apart.
+            // All three use hash 7, so only the comparison separates them.
             assert_eq!(index.find_or_insert(7, position, |p| names[p] == names[position]), None);
         }
         assert_eq!(index.find(7, |p| names[p] == "c"), Some(2));

@@ -95,7 +95,7 @@ impl Expr {
     /// Selectors pinned with `@ <time>` read around that time instead and
     /// are not counted.
     pub fn lookback_ms(&self) -> i64 {
-        reach_ms(&self.root, self.subquery_step_ms).max(0)
+        reach_ms(&self.root).max(0)
     }
 
     /// Evaluates at `at_ms` and returns one value per output series. A scalar
@@ -161,25 +161,25 @@ fn visit(node: &Node, f: &mut impl FnMut(&Node)) {
 }
 
 /// How far before the evaluation time `node` reads, in milliseconds.
-fn reach_ms(node: &Node, default_step_ms: i64) -> i64 {
+fn reach_ms(node: &Node) -> i64 {
     match node {
-        Node::Selector(s) if s.at.is_none() => s.offset_ms + LOOKBACK_MS,
-        Node::Range { selector, range_ms } if selector.at.is_none() => selector.offset_ms + range_ms,
+        Node::Selector(s) if s.at.is_none() => s.offset_ms.saturating_add(LOOKBACK_MS),
+        Node::Range { selector, range_ms } if selector.at.is_none() => selector.offset_ms.saturating_add(*range_ms),
         Node::Subquery(sq) => {
-            let inner = reach_ms(&sq.expr, default_step_ms);
+            let inner = reach_ms(&sq.expr);
             if sq.at.is_some() {
                 0
             } else {
-                sq.offset_ms + sq.range_ms + inner
+                sq.offset_ms.saturating_add(sq.range_ms).saturating_add(inner)
             }
         }
-        Node::Call { args, .. } => args.iter().map(|a| reach_ms(a, default_step_ms)).max().unwrap_or(0),
+        Node::Call { args, .. } => args.iter().map(reach_ms).max().unwrap_or(0),
         Node::Aggregate(agg) => {
-            let param = agg.param.as_ref().map_or(0, |p| reach_ms(p, default_step_ms));
-            param.max(reach_ms(&agg.expr, default_step_ms))
+            let param = agg.param.as_ref().map_or(0, reach_ms);
+            param.max(reach_ms(&agg.expr))
         }
-        Node::Binary(bin) => reach_ms(&bin.lhs, default_step_ms).max(reach_ms(&bin.rhs, default_step_ms)),
-        Node::Negate(inner) => reach_ms(inner, default_step_ms),
+        Node::Binary(bin) => reach_ms(&bin.lhs).max(reach_ms(&bin.rhs)),
+        Node::Negate(inner) => reach_ms(inner),
         _ => 0,
     }
 }

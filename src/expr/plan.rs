@@ -4,12 +4,15 @@
 //! rejected with the position of the offending function.
 
 use std::cell::Cell;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{self as ast, token, AtModifier, LabelModifier, Offset, VectorMatchCardinality};
 use regex::Regex;
 
+use super::aggregate::GroupCache;
+use super::eval::{too_many_steps, DEFAULT_SUBQUERY_STEP_MS, MAX_SUBQUERY_STEPS};
 use super::functions::Func;
 use super::source::position_of_call;
 use super::ExprError;
@@ -23,13 +26,14 @@ pub enum Node {
     Selector(Selector),
     Range { selector: Selector, range_ms: i64 },
     Subquery(Box<Subquery>),
-    Call { func: Func, args: Vec<Node> },
+    /// A function call; `regex` is the compiled pattern of `label_replace`.
+    Call { func: Func, args: Vec<Node>, regex: Option<Regex> },
     Aggregate(Box<Aggregate>),
     Binary(Box<Binary>),
     Negate(Box<Node>),
 }
 
-/// Where an `@` modifier pins a selector or subquery.
+/// The time that an `@` modifier pins a selector or subquery to.
 #[derive(Clone, Copy, Debug)]
 pub enum At {
     /// `start()` or `end()`: both are the evaluation time of an instant query.
@@ -104,7 +108,7 @@ pub enum AggOp {
     Quantile,
 }
 
-/// Which labels an aggregation keeps.
+/// The labels that an aggregation keeps.
 #[derive(Clone, Debug)]
 pub enum Grouping {
     /// The listed labels, sorted and without duplicates.
@@ -118,6 +122,9 @@ pub struct Aggregate {
     pub expr: Node,
     pub param: Option<Node>,
     pub grouping: Grouping,
+    /// The groups of the store's series, kept between evaluations; clones
+    /// of the expression share it.
+    pub groups: Arc<Mutex<GroupCache>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +239,10 @@ impl Planner<'_> {
         if step_ms == Some(0) {
             return Err(ExprError { offset: None, message: "subquery step must be greater than zero".into() });
         }
+        let steps = duration_ms(&sq.range) / step_ms.unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        if steps > MAX_SUBQUERY_STEPS {
+            return Err(too_many_steps(steps));
+        }
         Ok(Node::Subquery(Box::new(Subquery {
             expr: self.node(&sq.expr)?,
             range_ms: duration_ms(&sq.range),
@@ -250,8 +261,8 @@ impl Planner<'_> {
             });
         };
         let args = call.args.args.iter().map(|a| self.node(a)).collect::<Result<Vec<_>, _>>()?;
-        check_call_args(func, name, &args, self.source)?;
-        Ok(Node::Call { func, args })
+        let regex = check_call_args(func, name, &args, self.source)?;
+        Ok(Node::Call { func, args, regex })
     }
 
     fn aggregate(&self, agg: &ast::AggregateExpr) -> Result<Node, ExprError> {
@@ -287,7 +298,13 @@ impl Planner<'_> {
             Some(LabelModifier::Include(ls)) => Grouping::By(sorted_unique(&ls.labels)),
             Some(LabelModifier::Exclude(ls)) => Grouping::Without(ls.labels.clone()),
         };
-        Ok(Node::Aggregate(Box::new(Aggregate { op, expr: self.node(&agg.expr)?, param, grouping })))
+        Ok(Node::Aggregate(Box::new(Aggregate {
+            op,
+            expr: self.node(&agg.expr)?,
+            param,
+            grouping,
+            groups: Arc::default(),
+        })))
     }
 
     fn binary(&self, bin: &ast::BinaryExpr) -> Result<Node, ExprError> {
@@ -296,7 +313,12 @@ impl Planner<'_> {
             None => (false, false, Vec::new(), Card::OneToOne),
             Some(modifier) => {
                 if modifier.fill_values.lhs.is_some() || modifier.fill_values.rhs.is_some() {
-                    return Err(unsupported_construct("fill modifiers in vector matching"));
+                    let mut error = unsupported_construct("fill modifiers in vector matching");
+                    error.offset = ["fill", "fill_left", "fill_right"]
+                        .iter()
+                        .filter_map(|name| position_of_call(self.source, name))
+                        .min();
+                    return Err(error);
                 }
                 let (on, labels) = match &modifier.matching {
                     None => (false, Vec::new()),
@@ -376,7 +398,9 @@ fn compile_regex(pattern: &str) -> Result<Regex, ExprError> {
     Regex::new(pattern).map_err(|e| ExprError { offset: None, message: format!("invalid regular expression {pattern:?}: {e}") })
 }
 
-fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Result<(), ExprError> {
+/// Checks the string arguments of `label_replace` and `label_join`, and
+/// returns the compiled regex of `label_replace`.
+fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Result<Option<Regex>, ExprError> {
     let invalid = |message: String| ExprError { offset: position_of_call(source, name), message };
     match func {
         Func::LabelReplace => {
@@ -386,10 +410,11 @@ fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Resul
             if dst.is_empty() {
                 return Err(invalid(format!("invalid destination label name in label_replace(): {dst:?}")));
             }
-            anchored_regex(regex).map_err(|e| invalid(format!("invalid regular expression in label_replace(): {}", e.message)))?;
+            let compiled = anchored_regex(regex).map_err(|e| invalid(format!("invalid regular expression in label_replace(): {}", e.message)))?;
+            return Ok(Some(compiled));
         }
         Func::LabelJoin => {
-            let all_strings = args[1..].iter().all(|a| matches!(a, Node::String(_)));
+            let all_strings = args.get(1..).unwrap_or_default().iter().all(|a| matches!(a, Node::String(_)));
             if !all_strings {
                 return Err(invalid("label_join() needs string literals as arguments".into()));
             }
@@ -399,7 +424,7 @@ fn check_call_args(func: Func, name: &str, args: &[Node], source: &str) -> Resul
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 fn check_count_values_label(param: Option<&Node>) -> Result<(), ExprError> {

@@ -8,7 +8,8 @@ use super::plan::Node;
 use super::value::{Matrix, RangeSeries, Sample, Value};
 use super::ExprError;
 
-/// Evaluates a function whose matrix argument is `args[matrix_arg]`.
+/// Evaluates a function with a range-vector argument: the second one for
+/// `quantile_over_time`, else the first.
 pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Result<Value<'s>, ExprError> {
     let (matrix_node, scalar) = match func {
         Func::QuantileOverTime => (args.get(1), Some(ev.scalar(first(args)?, ts)?)),
@@ -60,6 +61,8 @@ fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, 
             let (slope, intercept) = linear_regression(samples, ts);
             slope * param + intercept
         }),
+        // The store's reset index found no reset in this window.
+        Func::Resets if !series.may_reset => Some(0.0),
         Func::Resets => Some(count_pairs(samples, |prev, cur| cur < prev)),
         Func::Changes => Some(count_pairs(samples, |prev, cur| !(cur == prev || (cur.is_nan() && prev.is_nan())))),
         Func::AvgOverTime => Some(average(values())),
@@ -76,10 +79,10 @@ fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, 
     }
 }
 
-/// `rate`, `increase` and `delta`: the change over the window, corrected
-/// for counter resets, extrapolated toward the window edges unless the gap
-/// to an edge exceeds 1.1 times the average sample interval (then by half
-/// an interval), and for counters never back past the zero point.
+/// Computes `rate`, `increase` and `delta`: the change over the window,
+/// corrected for counter resets and extrapolated to the window edges. A gap
+/// to an edge of at least 1.1 average sample intervals is extrapolated by
+/// half an interval only, and a counter never back past its zero point.
 fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
     let samples: &[(i64, f64)] = &series.samples;
     if samples.len() < 2 {
@@ -98,10 +101,12 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
         }
     }
 
-    let range_start = matrix.end_ms - matrix.range_ms;
-    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (matrix.end_ms - last_t) as f64 / 1000.0;
-    let sampled_interval = (last_t - first_t) as f64 / 1000.0;
+    let range_start = matrix.end_ms.saturating_sub(matrix.range_ms);
+    // Exact for any difference that fits i64, and no overflow beyond.
+    let seconds_between = |from: i64, to: i64| to.checked_sub(from).map_or(to as f64 - from as f64, |d| d as f64) / 1000.0;
+    let mut duration_to_start = seconds_between(range_start, first_t);
+    let mut duration_to_end = seconds_between(last_t, matrix.end_ms);
+    let sampled_interval = seconds_between(first_t, last_t);
     let average_interval = sampled_interval / (samples.len() - 1) as f64;
     let threshold = average_interval * 1.1;
 
@@ -131,7 +136,7 @@ fn instant_delta(samples: &[(i64, f64)], is_rate: bool) -> Option<f64> {
         return None;
     };
     let mut result = if is_rate && last_v < previous_v { last_v } else { last_v - previous_v };
-    let interval_ms = last_t - previous_t;
+    let interval_ms = last_t.saturating_sub(previous_t);
     if interval_ms == 0 {
         return None;
     }
@@ -145,7 +150,8 @@ fn count_pairs(samples: &[(i64, f64)], counts: impl Fn(f64, f64) -> bool) -> f64
     samples.windows(2).filter(|pair| counts(pair[0].1, pair[1].1)).count() as f64
 }
 
-/// One step of Kahan-Neumaier summation, as Prometheus's `kahanSumInc`.
+/// Adds one value with Kahan-Neumaier compensation, as Prometheus's
+/// `kahanSumInc`; returns the new sum and compensation.
 pub fn kahan_inc(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
     let total = sum + increment;
     let compensation = if total.is_infinite() {
@@ -163,8 +169,9 @@ pub fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
     sum + compensation
 }
 
-/// The mean with a compensated sum, switching to an incremental mean once
-/// the sum would overflow, as Prometheus 3's `avg_over_time` and `avg`.
+/// Computes the mean with a compensated sum, switching to an incremental
+/// mean once the sum would overflow, as Prometheus 3's `avg_over_time` and
+/// `avg` do.
 pub fn average(values: impl Iterator<Item = f64>) -> f64 {
     let mut averager = Averager::default();
     for value in values {
@@ -173,6 +180,7 @@ pub fn average(values: impl Iterator<Item = f64>) -> f64 {
     averager.result()
 }
 
+/// A running mean, computed as [`average`] describes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Averager {
     count: f64,

@@ -12,11 +12,16 @@ pub fn position_of_call(source: &str, name: &str) -> Option<usize> {
 }
 
 /// Guesses the byte offset of a syntax error from the parser's message: a
-/// function named in the message, a character it quotes, or an unbalanced
-/// bracket.
+/// function or a regex named in the message, the first call of an unknown
+/// function, or an unbalanced bracket.
 pub fn position_of_error(source: &str, message: &str) -> Option<usize> {
     if let Some(name) = quoted_function(message) {
         if let Some(position) = position_of_call(source, name) {
+            return Some(position);
+        }
+    }
+    if let Some(pattern) = message.strip_prefix("illegal regex for ") {
+        if let Some(position) = position_of_string(source, pattern) {
             return Some(position);
         }
     }
@@ -26,10 +31,23 @@ pub fn position_of_error(source: &str, message: &str) -> Option<usize> {
     unbalanced_bracket(source)
 }
 
-/// Extracts `x` from `... function "x" ...`.
+/// Extracts `x` from the parser's `function "x"`, `function 'x'` or
+/// `function with name 'x'`.
 fn quoted_function(message: &str) -> Option<&str> {
-    let rest = &message[message.find("function \"")? + "function \"".len()..];
-    Some(&rest[..rest.find('"')?])
+    for prefix in ["function \"", "function '", "function with name '"] {
+        if let Some(start) = message.find(prefix) {
+            let rest = &message[start + prefix.len()..];
+            let end = rest.find(['"', '\''])?;
+            return Some(&rest[..end]);
+        }
+    }
+    None
+}
+
+/// The offset of the first string literal with exactly this content, in
+/// any of PromQL's three quotes.
+fn position_of_string(source: &str, content: &str) -> Option<usize> {
+    ['"', '\'', '`'].iter().find_map(|quote| source.find(&format!("{quote}{content}{quote}")))
 }
 
 /// The first identifier followed by `(` that is neither a known function,
@@ -160,6 +178,23 @@ mod tests {
     #[test]
     fn stray_closing_paren_is_located() {
         assert_eq!(position_of_error("rate(x[5m]))", "invalid promql query"), Some(11));
+    }
+
+    #[test]
+    fn function_in_type_error_is_located() {
+        let message = "expected type matrix in call to function 'rate', got vector";
+        assert_eq!(position_of_error("1 + rate(x)", message), Some(4));
+    }
+
+    #[test]
+    fn removed_function_is_located() {
+        let message = "unknown function with name 'holt_winters'";
+        assert_eq!(position_of_error("x + holt_winters(x[5m], 0.5, 0.5)", message), Some(4));
+    }
+
+    #[test]
+    fn invalid_regex_is_located() {
+        assert_eq!(position_of_error(r#"x{a=~"("}"#, "illegal regex for ("), Some(5));
     }
 
     #[test]

@@ -65,8 +65,8 @@ fn rate_of_new_series_extrapolates_half_interval() {
     let mut store = store();
     let x = labels("x", &[]);
     load(&mut store, &x, &[(100, 1.3e9), (115, 1.3e9 + 10.0), (130, 1.3e9 + 20.0)]);
-    // 30 s sampled; the start gap (30 s) exceeds 1.1 * 15 s, so only 7.5 s
-    // is added: 20 * 37.5 / 30 / 60.
+    // 30 s are sampled. The start gap of 30 s exceeds 1.1 * 15 s, so only
+    // 7.5 s are added: 20 * 37.5 / 30 / 60.
     assert_close(single(&store, "rate(x[1m])", 130), 20.0 * 37.5 / 30.0 / 60.0);
 }
 
@@ -102,7 +102,7 @@ fn delta_does_not_correct_resets() {
 fn rate_window_is_left_open() {
     let mut store = store();
     load(&mut store, &labels("x", &[]), &[(60, 0.0), (90, 30.0), (120, 60.0)]);
-    // (60, 120] holds 90 s and 120 s only, so the window sees two samples.
+    // (60, 120] contains the samples at 90 s and 120 s only.
     assert_close(single(&store, "count_over_time(x[1m])", 120), 2.0);
 }
 
@@ -636,4 +636,67 @@ fn group_left_duplicate_result_is_an_error() {
     let expr = Expr::parse("hits * on(job) group_left(code) info").expect("parses");
     let error = expr.eval(&store, 20 * S).expect_err("both results get code=x");
     assert_eq!(error.message, "multiple matches for labels: grouping labels must ensure unique matches");
+}
+
+#[test]
+fn expr_and_store_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Expr>();
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn series_returns_after_stale_marker() {
+    let mut store = store();
+    let (a, b) = (labels("up", &[("i", "a")]), labels("up", &[("i", "b")]));
+    store.ingest_scrape("t", 10 * S, vec![(a.clone(), 1.0, None), (b.clone(), 1.0, None)]);
+    store.ingest_scrape("t", 20 * S, vec![(a.clone(), 1.0, None)]);
+    store.ingest_scrape("t", 30 * S, vec![(a.clone(), 1.0, None), (b.clone(), 0.0, None)]);
+    assert_eq!(eval_at(&store, "up", 30).len(), 2);
+    assert_eq!(eval_at(&store, r#"count_over_time(up{i="b"}[1m])"#, 30), vec![(Labels::from_pairs([("i", "b")]), 2.0)]);
+}
+
+#[test]
+fn type_error_has_function_position() {
+    let error = Expr::parse("1 + rate(m)").expect_err("rate needs a range vector");
+    assert_eq!(error.offset, Some(4));
+}
+
+#[test]
+fn subquery_with_too_many_steps_is_rejected() {
+    assert!(Expr::parse("max_over_time(m[1y:1ms])").is_err());
+    assert!(Expr::parse("max_over_time(m[1d:1s])").is_ok());
+}
+
+#[test]
+fn extreme_offsets_do_not_overflow() {
+    let mut store = store();
+    load(&mut store, &labels("g", &[]), &[(10, 1.0)]);
+    for source in ["g offset 292y", "g offset -292y", "rate(g[292y])", "g @ -9223372036854775"] {
+        let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        assert!(expr.eval(&store, i64::MAX).is_ok(), "{source}");
+        assert!(expr.eval(&store, i64::MIN).is_ok(), "{source}");
+        let _ = expr.lookback_ms();
+    }
+}
+
+#[test]
+fn aggregation_cache_keeps_values_across_evaluations() {
+    let mut store = store();
+    load(&mut store, &labels("m", &[("job", "a")]), &[(10, 1.0), (20, 2.0)]);
+    load(&mut store, &labels("m", &[("job", "b")]), &[(10, 5.0), (20, 7.0)]);
+    let expr = Expr::parse("sum by (job) (m)").expect("parses");
+    let first = expr.eval(&store, 15 * S).expect("evaluates");
+    let second = expr.eval(&store, 25 * S).expect("evaluates");
+    assert_eq!(first, vec![(Labels::from_pairs([("job", "a")]), 1.0), (Labels::from_pairs([("job", "b")]), 5.0)]);
+    assert_eq!(second, vec![(Labels::from_pairs([("job", "a")]), 2.0), (Labels::from_pairs([("job", "b")]), 7.0)]);
+}
+
+#[test]
+fn aggregation_of_owned_labels_regroups_each_time() {
+    let mut store = store();
+    load(&mut store, &labels("m", &[("job", "a")]), &[(10, 1.0), (20, 2.0)]);
+    let expr = Expr::parse(r#"sum by (v) (count_values("v", m))"#).expect("parses");
+    assert_eq!(expr.eval(&store, 15 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "1")]), 1.0)]);
+    assert_eq!(expr.eval(&store, 25 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "2")]), 1.0)]);
 }

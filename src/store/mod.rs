@@ -57,7 +57,7 @@ impl NameGroup {
     }
 }
 
-/// Source of [`Store::id`] values.
+/// Source of store ids, unique within the process.
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Stores recent samples per series.
@@ -168,10 +168,8 @@ impl Store {
     /// Iterates over the series named `name`, or over all series when `name`
     /// is `None`.
     pub fn series_named<'a>(&'a self, name: Option<&str>) -> impl Iterator<Item = (SeriesRef, &'a Series)> + 'a {
-        let only = match name {
-            Some(name) => Some(self.group_positions.get(name).copied().unwrap_or(usize::MAX)),
-            None => None,
-        };
+        // A name without a group matches no position.
+        let only = name.map(|name| self.group_positions.get(name).copied().unwrap_or(usize::MAX));
         self.groups
             .iter()
             .enumerate()

@@ -127,7 +127,7 @@ impl Series {
             let end = count_at_or_before(live, t_ms, self.first_t, self.last.0);
             *live.get(end.checked_sub(1)?)?
         };
-        (sample.0 > t_ms - lookback_ms).then_some(sample)
+        (sample.0 > t_ms.saturating_sub(lookback_ms)).then_some(sample)
     }
 
     /// The samples in the left-open window `(start_ms, end_ms]`.
@@ -144,7 +144,7 @@ impl Series {
             return window;
         }
         if let (Some(&(first_t, _)), Some(&(last_t, _))) = (samples.first(), samples.last()) {
-            window.has_stale = any_time_within(&self.stale_times, first_t - 1, last_t);
+            window.has_stale = any_time_within(&self.stale_times, first_t.saturating_sub(1), last_t);
             window.has_reset = any_time_within(&self.reset_times, first_t, last_t);
         }
         window
@@ -153,8 +153,8 @@ impl Series {
 
 /// Counts the samples at or before `t_ms`, as `partition_point` would.
 ///
-/// Evaluation reads near the newest samples of buffers that together far
-/// exceed the CPU cache, so a plain binary search pays a cache miss per
+/// Evaluation reads near the newest samples of buffers that together can
+/// exceed the CPU cache, where a plain binary search pays a cache miss per
 /// probe. Samples are close to evenly spaced, so the search starts at the
 /// position that the time interpolates to and gallops outward from there.
 /// `first_t` and `last_t` are the times of the first and last sample.
@@ -170,12 +170,13 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
     }
     // first_t <= t_ms < last_t, so the span is positive and the guess is in
     // 0..len - 1.
-    let span = (last_t - first_t) as f64;
-    let guess = (((t_ms - first_t) as f64 / span) * (samples.len() - 1) as f64) as usize;
+    // Differences as f64, because i64 differences can overflow.
+    let span = last_t as f64 - first_t as f64;
+    let guess = (((t_ms as f64 - first_t as f64) / span) * (samples.len() - 1) as f64) as usize;
     let guess = guess.min(samples.len() - 1);
     let is_before = |i: usize| samples[i].0 <= t_ms;
     if is_before(guess) {
-        // The answer is above `guess`: gallop up until a sample is after t.
+        // The count is above `guess`: gallop up until a sample is after t.
         let mut low = guess;
         let mut step = 1;
         loop {
@@ -188,7 +189,7 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
             step *= 2;
         }
     } else {
-        // The answer is at or below `guess`: gallop down.
+        // The count is at or below `guess`: gallop down.
         let mut high = guess;
         let mut step = 1;
         loop {
