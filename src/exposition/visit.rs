@@ -90,8 +90,8 @@ where
     reader.summary
 }
 
-/// What the reader remembers about a series: the timestamp of its last
-/// sample in float seconds, for the OpenMetrics ordering rule.
+/// Timestamp of a series' last sample in float seconds, for the
+/// OpenMetrics rule that timestamps of a series never go back.
 type LastTimestamp = Option<f64>;
 
 struct Reader<'a, K> {
@@ -102,7 +102,8 @@ struct Reader<'a, K> {
     exemplar_labels: Vec<LabelRef<'a>>,
     /// Every series met so far, keyed by a 128-bit hash of its name and
     /// labels. NOTE: two different series with the same 128-bit hash would
-    /// be counted as one duplicate; at 2^-128 per pair this is ignored.
+    /// be counted as one duplicate. For a well-mixed hash that is about
+    /// 2^-128 per pair, so it is not checked.
     series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
     /// Reused buffer for unescaping label values while hashing.
     scratch: Vec<u8>,
@@ -291,31 +292,55 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             &mut self.labels,
             &mut self.exemplar_labels,
         )?;
+        let resolved = self.check_labels_and_family(number, &parsed)?;
+        self.deliver(number, &parsed, resolved, visitor)
+    }
+
+    /// Resolves the sample's family, puts its labels in canonical order and
+    /// form, and applies the checks that can reject it.
+    fn check_labels_and_family(
+        &mut self,
+        number: usize,
+        parsed: &SampleLine<'a>,
+    ) -> Result<Resolved, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
         let resolved = self
             .families
             .resolve(parsed.name, &mut self.family_errors)
             .map_err(at_start)?;
         let bound = canonicalize_bound(&mut self.labels, resolved, self.format);
-        if let Some(label) = self
+        let name_label = self
             .labels
             .iter()
-            .find(|l| l.name == crate::labels::METRIC_NAME)
-        {
+            .find(|l| l.name == crate::labels::METRIC_NAME);
+        if let Some(label) = name_label {
             return Err(LineError {
                 offset: label.offset,
                 message: format!("label \"{}\" repeats the metric name", label.name),
             });
         }
+
         sort_and_check_unique(&mut self.labels)?;
         sort_and_check_unique(&mut self.exemplar_labels)?;
         if self.format == Format::OpenMetrics {
-            let facts = self.facts(&parsed, resolved, bound, number);
+            let facts = self.facts(parsed, resolved, bound, number);
             self.families
                 .check_sample(&facts, &mut self.family_errors)
                 .map_err(at_start)?;
         }
         self.labels.retain(|label| !label.value.is_empty());
+        Ok(resolved)
+    }
+
+    /// Hands the sample to the visitor unless it is a `_created` sample or
+    /// repeats a series met earlier in the body.
+    fn deliver<V: Visitor<'a> + ?Sized>(
+        &mut self,
+        number: usize,
+        parsed: &SampleLine<'a>,
+        resolved: Resolved,
+        visitor: &mut V,
+    ) -> Result<(), LineError> {
         let sample = SampleRef {
             name: parsed.name,
             labels: &self.labels,
@@ -333,6 +358,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             visitor.created(&sample);
             return Ok(());
         }
+
         let key = series_hash(parsed.name, &self.labels, &mut self.scratch);
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
         match self.series.get_mut(&key) {
