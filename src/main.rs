@@ -27,6 +27,36 @@ enum LogFormat {
     Json,
 }
 
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct CheckArgs {
+    #[command(subcommand)]
+    what: Option<CheckWhat>,
+    /// The config file to check.
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CheckWhat {
+    /// Parse a metrics body as a scrape would; print every sample in a
+    /// normalized form and every problem as line:column.
+    Metrics {
+        /// Exposition format of the body.
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// The body to check; standard input when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0 text.
+    Openmetrics,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: scrape targets, evaluate rules, send notifications.
@@ -35,11 +65,9 @@ enum Command {
         #[arg(long, short, default_value = "andon.toml")]
         config: PathBuf,
     },
-    /// Check a config file and every rule file it names; exit 1 on any error.
-    Check {
-        /// The config file.
-        config: PathBuf,
-    },
+    /// Check a config file and every rule file it names, or a metrics body
+    /// (`andon check metrics`); exit 1 on any error.
+    Check(CheckArgs),
     /// Run Prometheus rule unit-test files through andon's evaluator; exit 1
     /// on any failure.
     Test {
@@ -66,7 +94,12 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     match cli.command {
         Command::Run { config } => run(config),
-        Command::Check { config } => check(&config),
+        Command::Check(CheckArgs { what: Some(CheckWhat::Metrics { format, file }), .. }) => check_metrics(format, file),
+        Command::Check(CheckArgs { config: Some(config), .. }) => check(&config),
+        Command::Check(_) => {
+            eprintln!("error: name a config file (`andon check andon.toml`) or use `andon check metrics [FILE]`");
+            ExitCode::from(2)
+        }
         Command::Demo { speed } => demo(speed),
         Command::Test { promtool: _, files } => test_promtool(&files),
     }
@@ -141,6 +174,37 @@ fn test_promtool(files: &[PathBuf]) -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn check_metrics(format: FormatArg, file: Option<PathBuf>) -> ExitCode {
+    use std::io::Read as _;
+
+    let (name, body) = match &file {
+        Some(path) => (path.display().to_string(), std::fs::read(path)),
+        None => {
+            let mut body = Vec::new();
+            ("standard input".to_owned(), std::io::stdin().read_to_end(&mut body).map(|_| body))
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(err) => {
+            eprintln!("error: could not read {name}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let format = match format {
+        FormatArg::Text => andon::exposition::Format::Text,
+        FormatArg::Openmetrics => andon::exposition::Format::OpenMetrics,
+    };
+    let (listing, valid) = andon::exposition::check_metrics(&body, format);
+    print!("{listing}");
+    if valid {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{name}: invalid {format:?} exposition; problems are listed as line:column");
+        ExitCode::FAILURE
     }
 }
 
