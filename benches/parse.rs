@@ -1,5 +1,6 @@
-//! Throughput of the exposition parser against prometheus-parse 0.2.5 on
-//! the same bodies, plus a count of what prometheus-parse returns versus
+//! Throughput of the exposition parser, and of the scraper's reading of a
+//! body (parse plus target labels), against prometheus-parse 0.2.5 on the
+//! same bodies, plus a count of what prometheus-parse returns versus
 //! what each body contains (printed before the measurements).
 //!
 //! Run: `cargo bench --bench parse`. Measurement time is kept short
@@ -12,6 +13,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use andon::exposition::{parse, visit, Format, SampleRef, Visitor};
+use andon::labels::Labels;
+use andon::scrape::read_samples;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// The 10 metric names a filtered parse keeps: names that alerting rules
@@ -116,6 +119,8 @@ fn bench_parsers(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
+    // The labels the scraper attaches to every series of a target.
+    let target = Labels::from_pairs([("instance", "127.0.0.1:9100"), ("job", "node")]);
     for input in inputs() {
         let body = input.body.as_slice();
         group.throughput(Throughput::Bytes(body.len() as u64));
@@ -136,9 +141,18 @@ fn bench_parsers(c: &mut Criterion) {
             },
         );
         group.bench_with_input(
-            BenchmarkId::new("andon-parse-filtered", input.name),
+            BenchmarkId::new("andon-scrape-full", input.name),
             body,
-            |b, body| b.iter(|| black_box(parse(body, Format::Text, &keep_ten))),
+            |b, body| {
+                b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_all)))
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("andon-scrape-filtered", input.name),
+            body,
+            |b, body| {
+                b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_ten)))
+            },
         );
         group.bench_with_input(
             BenchmarkId::new("prometheus-parse-full", input.name),
@@ -235,7 +249,7 @@ fn their_points(scrape: &prometheus_parse::Scrape) -> HashMap<String, Point> {
             _ => continue,
         };
         let pairs = sample.labels.iter().map(|(k, v)| (k.clone(), v.clone()));
-        let labels = andon::labels::Labels::from_pairs(
+        let labels = Labels::from_pairs(
             std::iter::once(("__name__".to_string(), sample.metric.clone())).chain(pairs),
         );
         // prometheus-parse puts the parse time where a line has no

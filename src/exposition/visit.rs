@@ -69,7 +69,9 @@ pub struct VisitSummary {
 
 /// Reads `body` and calls `visitor` for every sample whose metric name
 /// `keep` accepts. A line that `keep` rejects is skipped before anything
-/// else is read from it, so it is not checked for errors either.
+/// else is read from it, so it is not checked for errors either. `keep`
+/// is asked once for each run of consecutive sample lines that share a
+/// rejected name, so it must return the same answer for the same name.
 pub fn visit<'a, K, V>(body: &'a [u8], format: Format, keep: K, visitor: &mut V) -> VisitSummary
 where
     K: FnMut(&str) -> bool,
@@ -83,6 +85,7 @@ where
         exemplar_labels: Vec::new(),
         series: HashMap::default(),
         scratch: Vec::new(),
+        last_rejected: &[],
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
@@ -107,6 +110,8 @@ struct Reader<'a, K> {
     series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
     /// Reused buffer for unescaping label values while hashing.
     scratch: Vec<u8>,
+    /// The metric name of the last line that `keep` rejected.
+    last_rejected: &'a [u8],
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
@@ -132,7 +137,9 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             if self.read_line(line_number, line, visitor) {
                 eof_line = Some(line_number);
             }
-            self.flush_family_errors();
+            if !self.family_errors.is_empty() {
+                self.flush_family_errors();
+            }
         }
         self.families.finish(&mut self.family_errors);
         self.flush_family_errors();
@@ -223,20 +230,31 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     }
 
     /// Asks `keep` about the line's metric name; returns true when the
-    /// line is to be skipped.
-    fn skip_unwanted(&mut self, line: &[u8]) -> bool {
+    /// line is to be skipped. Exporters write a family's series together,
+    /// so a name that `keep` rejected is remembered and the lines after it
+    /// with the same name are skipped without asking again.
+    fn skip_unwanted(&mut self, line: &'a [u8]) -> bool {
         let name_len = lexer::metric_name_len(line);
-        // The name is ASCII, so this conversion cannot fail; an invalid
-        // name is left for the full parse to report.
-        let Ok(name) = line_to_str(&line[..name_len]) else {
+        let name_bytes = &line[..name_len];
+        if name_len == 0 {
             return false;
-        };
-        if name.is_empty() || (self.keep)(name) {
-            return false;
+        }
+        if name_bytes != self.last_rejected {
+            // The name is ASCII, so this conversion cannot fail; an invalid
+            // name is left for the full parse to report.
+            let Ok(name) = line_to_str(name_bytes) else {
+                return false;
+            };
+            if (self.keep)(name) {
+                return false;
+            }
+            self.last_rejected = name_bytes;
         }
         self.summary.filtered += 1;
         if self.format == Format::OpenMetrics {
-            self.families.note_filtered(name);
+            if let Ok(name) = line_to_str(name_bytes) {
+                self.families.note_filtered(name);
+            }
         }
         true
     }

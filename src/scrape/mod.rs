@@ -4,12 +4,13 @@
 //! either returns the parsed samples with the target's labels attached, or a
 //! [`ScrapeError`] that says why; the caller records `up = 0` and goes on.
 
+use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::Target;
-use crate::exposition::{self, Format, ParseError};
+use crate::exposition::{self, Format, LabelRef, LabelValue, ParseError, SampleRef, Visitor};
 use crate::labels::{Labels, METRIC_NAME};
 
 /// The `Accept` header: OpenMetrics 1.0 first, then text 0.0.4.
@@ -200,22 +201,126 @@ fn parse_body(
     used_fallback: bool,
     keep: &dyn Fn(&str) -> bool,
 ) -> Scrape {
-    let report = exposition::parse(body, format, keep);
-    let samples_scraped = report.samples.len() + report.filtered + report.duplicates;
-    let samples = report
-        .samples
-        .into_iter()
-        .map(|sample| (attach_target_labels(sample.labels, &target.labels), sample.value, sample.timestamp_ms))
-        .collect();
+    let read = read_samples(body, format, &target.labels, keep);
+    let summary = read.summary;
     Scrape {
-        samples,
-        errors: report.errors,
-        samples_scraped,
-        duplicates: report.duplicates,
+        samples_scraped: read.samples.len() + summary.filtered + summary.duplicates,
+        samples: read.samples,
+        errors: summary.errors,
+        duplicates: summary.duplicates,
         body_bytes: body.len(),
         format,
         used_fallback,
     }
+}
+
+/// The samples of one body, with a target's labels attached.
+#[derive(Debug)]
+pub struct TargetSamples {
+    pub samples: Vec<(Labels, f64, Option<i64>)>,
+    /// Errors and counts of the pass over the body.
+    pub summary: exposition::VisitSummary,
+}
+
+/// Reads the samples of `body` whose metric name `keep` accepts and
+/// attaches `target_labels` to each, as [`attach_target_labels`] does.
+///
+/// Reads the body's borrowed samples directly, so each kept sample's owned
+/// labels are built once, with the target's labels merged in.
+pub fn read_samples(
+    body: &[u8],
+    format: Format,
+    target_labels: &Labels,
+    keep: &dyn Fn(&str) -> bool,
+) -> TargetSamples {
+    let mut collector = SampleCollector {
+        target_labels,
+        // A target label named `exported_<x>` can interact with the
+        // renaming of a clashing label `x`; such targets take the slower
+        // path that applies the labels one at a time.
+        merge_in_order: target_labels.iter().all(|(name, _)| !name.starts_with("exported_")),
+        samples: Vec::new(),
+    };
+    let summary = exposition::visit(body, format, keep, &mut collector);
+    TargetSamples { samples: collector.samples, summary }
+}
+
+struct SampleCollector<'t> {
+    target_labels: &'t Labels,
+    merge_in_order: bool,
+    samples: Vec<(Labels, f64, Option<i64>)>,
+}
+
+impl<'a> Visitor<'a> for SampleCollector<'_> {
+    fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+        let labels = if self.merge_in_order {
+            merge_target_labels(sample.name, sample.labels, self.target_labels)
+        } else {
+            attach_target_labels(exposition::owned_labels(sample.name, sample.labels), self.target_labels)
+        };
+        self.samples.push((labels, sample.value, sample.timestamp_ms));
+    }
+}
+
+/// Builds a sample's owned labels with the target's labels merged in, in
+/// one pass over both sorted lists. Gives the same result as
+/// [`attach_target_labels`] when no target label name starts with
+/// `exported_`.
+fn merge_target_labels(name: &str, scraped: &[LabelRef<'_>], target_labels: &Labels) -> Labels {
+    let mut pairs = Vec::with_capacity(scraped.len() + 1 + target_labels.len());
+    let mut exported = Vec::new();
+    let mut scraped = scraped_pairs(name, scraped).peekable();
+    let mut target = target_labels.iter().filter(|(name, _)| *name != METRIC_NAME).peekable();
+    loop {
+        let order = match (scraped.peek(), target.peek()) {
+            (Some((scraped_name, _)), Some((target_name, _))) => scraped_name.cmp(target_name),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            Ordering::Less => {
+                if let Some((name, value)) = scraped.next() {
+                    pairs.push((name.to_owned(), value.to_cow().into_owned()));
+                }
+            }
+            Ordering::Greater => {
+                if let Some((name, value)) = target.next() {
+                    pairs.push((name.to_owned(), value.to_owned()));
+                }
+            }
+            Ordering::Equal => {
+                if let (Some((name, scraped_value)), Some((_, value))) = (scraped.next(), target.next()) {
+                    let scraped_value = scraped_value.to_cow();
+                    if scraped_value != value {
+                        exported.push((format!("exported_{name}"), scraped_value.into_owned()));
+                    }
+                    pairs.push((name.to_owned(), value.to_owned()));
+                }
+            }
+        }
+    }
+    let mut labels = Labels::from_sorted_pairs(pairs);
+    for (name, value) in exported {
+        labels.set(name, value);
+    }
+    labels
+}
+
+/// Returns a sample's labels with its metric name as `__name__`, in name
+/// order (the visitor hands labels sorted by name, without `__name__`).
+fn scraped_pairs<'a, 's>(
+    name: &'a str,
+    labels: &'s [LabelRef<'a>],
+) -> impl Iterator<Item = (&'a str, LabelValue<'a>)> + 's {
+    let split = labels.partition_point(|label| label.name < METRIC_NAME);
+    let (before, after) = labels.split_at(split);
+    let pair = |label: &LabelRef<'a>| (label.name, label.value);
+    before
+        .iter()
+        .map(pair)
+        .chain(std::iter::once((METRIC_NAME, LabelValue::Plain(name))))
+        .chain(after.iter().map(pair))
 }
 
 /// Adds the target's labels to a scraped series. A scraped label that
@@ -291,6 +396,46 @@ mod tests {
         let labels = attach_target_labels(scraped, &target);
         assert_eq!(labels.get("job"), Some("outer"));
         assert_eq!(labels.get("exported_job"), Some("inner"));
+    }
+
+    /// Reads `body` both ways: through the merged path and through the
+    /// owned parse followed by `attach_target_labels`.
+    fn both_ways(body: &str, target: &Labels) -> (Vec<Labels>, Vec<Labels>) {
+        let keep_all = |_: &str| true;
+        let merged = read_samples(body.as_bytes(), Format::Text, target, &keep_all);
+        let owned = exposition::parse(body.as_bytes(), Format::Text, &keep_all);
+        let merged = merged.samples.into_iter().map(|(labels, _, _)| labels).collect();
+        let attached = owned
+            .samples
+            .into_iter()
+            .map(|sample| attach_target_labels(sample.labels, target))
+            .collect();
+        (merged, attached)
+    }
+
+    #[test]
+    fn merged_labels_match_attached_labels() {
+        let target = Labels::from_pairs([("__name__", "ignored"), ("instance", "h:1"), ("job", "outer")]);
+        let bodies = [
+            "m 1\n",
+            "m{a=\"1\",z=\"2\"} 1\n",
+            "m{job=\"inner\"} 1\n",
+            "m{job=\"outer\"} 1\n",
+            "m{exported_job=\"old\",job=\"inner\"} 1\n",
+            "m{instance=\"x\\\"y\",job=\"inner\"} 1\n",
+            "A{B=\"1\",_=\"2\"} 1\n",
+        ];
+        for body in bodies {
+            let (merged, attached) = both_ways(body, &target);
+            assert_eq!(merged, attached, "{body}");
+        }
+    }
+
+    #[test]
+    fn exported_target_label_takes_attach_path() {
+        let target = Labels::from_pairs([("exported_job", "t"), ("job", "outer")]);
+        let (merged, attached) = both_ways("m{exported_job=\"s\",job=\"inner\"} 1\n", &target);
+        assert_eq!(merged, attached);
     }
 
     #[test]
