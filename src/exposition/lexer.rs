@@ -62,14 +62,39 @@ pub(crate) struct ExemplarLine {
 /// Returns the length of the metric name at the start of `bytes`
 /// (`[a-zA-Z_:][a-zA-Z0-9_:]*`), 0 when there is none.
 pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
-    let len = bytes
+    // In a valid line the name ends at `{`, a blank or the line end. Find
+    // that end with a SIMD search, then check the bytes before it in one
+    // pass without early exit, which the compiler vectorizes; this beats a
+    // byte-by-byte scan on names of 20 to 60 bytes. When the check fails,
+    // the byte scan finds where the name really ends.
+    let end = memchr::memchr3(b'{', b' ', b'\t', bytes).unwrap_or(bytes.len());
+    let all_name_bytes = bytes[..end]
         .iter()
-        .position(|&b| !NAME_BYTES[usize::from(b)])
-        .unwrap_or(bytes.len());
+        .fold(true, |ok, &b| ok & is_name_byte_branchless(b));
+    let len = if all_name_bytes {
+        end
+    } else {
+        bytes
+            .iter()
+            .position(|&b| !NAME_BYTES[usize::from(b)])
+            .unwrap_or(bytes.len())
+    };
     match bytes.first() {
         Some(b) if b.is_ascii_digit() => 0,
         _ => len,
     }
+}
+
+/// The test of [`NAME_BYTES`] written with comparisons only, so that a
+/// loop over it can be vectorized.
+fn is_name_byte_branchless(b: u8) -> bool {
+    let lower = b | 0x20;
+    (lower >= b'a') & (lower <= b'z') | (b >= b'0') & (b <= b'9') | (b == b'_') | (b == b':')
+}
+
+/// True for the bytes allowed in a metric name after its first byte.
+pub(crate) fn is_metric_name_byte(b: u8) -> bool {
+    NAME_BYTES[usize::from(b)]
 }
 
 /// Bytes allowed in a metric name after its first byte: `[a-zA-Z0-9_:]`.
@@ -558,4 +583,40 @@ fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
         kind: text.trim_end_matches([' ', '\t']),
         kind_offset: line.len() - text.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branchless_name_test_matches_table() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_name_byte_branchless(b),
+                NAME_BYTES[usize::from(b)],
+                "byte {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn name_len_stops_at_invalid_byte() {
+        assert_eq!(metric_name_len(b"abc-def{x=\"1\"} 1"), 3);
+    }
+
+    #[test]
+    fn name_len_stops_at_brace() {
+        assert_eq!(metric_name_len(b"a_b:c{x=\"1\"} 1"), 5);
+    }
+
+    #[test]
+    fn name_len_takes_whole_input() {
+        assert_eq!(metric_name_len(b"up"), 2);
+    }
+
+    #[test]
+    fn name_len_rejects_leading_digit() {
+        assert_eq!(metric_name_len(b"1up 1"), 0);
+    }
 }
