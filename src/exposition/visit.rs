@@ -83,7 +83,10 @@ where
         families: Families::new(format),
         labels: Vec::with_capacity(16),
         exemplar_labels: Vec::new(),
-        series: HashMap::default(),
+        series: HashMap::with_capacity_and_hasher(
+            series_capacity_hint(body.len()),
+            BuildHasherDefault::default(),
+        ),
         scratch: Vec::new(),
         last_rejected: &[],
         family_errors: Vec::new(),
@@ -442,6 +445,16 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             line,
         }
     }
+}
+
+/// Sizes the duplicate check for the sample lines a body of `body_len`
+/// bytes may hold, so that a large body is not rehashed as it is read.
+/// Sample lines of real exporters are rarely shorter than 64 bytes; a
+/// shorter average only costs the rehashes this hint avoids.
+/// The hint is capped at 2^20 series: a table of 64 MiB of address space,
+/// whose pages become resident only as series fill them.
+fn series_capacity_hint(body_len: usize) -> usize {
+    (body_len / 64).min(1 << 20)
 }
 
 /// Converts a line to `&str`, checking the common all-ASCII case first
