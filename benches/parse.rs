@@ -143,16 +143,12 @@ fn bench_parsers(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("andon-scrape-full", input.name),
             body,
-            |b, body| {
-                b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_all)))
-            },
+            |b, body| b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_all))),
         );
         group.bench_with_input(
             BenchmarkId::new("andon-scrape-filtered", input.name),
             body,
-            |b, body| {
-                b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_ten)))
-            },
+            |b, body| b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_ten))),
         );
         group.bench_with_input(
             BenchmarkId::new("prometheus-parse-full", input.name),

@@ -83,10 +83,8 @@ where
         families: Families::new(format),
         labels: Vec::with_capacity(16),
         exemplar_labels: Vec::new(),
-        series: HashMap::with_capacity_and_hasher(
-            series_capacity_hint(body.len()),
-            BuildHasherDefault::default(),
-        ),
+        series: HashMap::default(),
+        series_hint: series_capacity_hint(body.len()),
         scratch: Vec::new(),
         last_rejected: &[],
         family_errors: Vec::new(),
@@ -111,6 +109,9 @@ struct Reader<'a, K> {
     /// be counted as one duplicate. For a well-mixed hash that is about
     /// 2^-128 per pair, so it is not checked.
     series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
+    /// The number of series the body's length suggests, see
+    /// [`series_capacity_hint`].
+    series_hint: usize,
     /// Reused buffer for unescaping label values while hashing.
     scratch: Vec<u8>,
     /// The metric name of the last line that `keep` rejected.
@@ -404,6 +405,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
         match self.series.get_mut(&key) {
             None => {
+                reserve_series(&mut self.series, self.series_hint);
                 self.series.insert(key, timestamp);
                 visitor.sample(&sample);
             }
@@ -447,12 +449,22 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     }
 }
 
-/// Sizes the duplicate check for the sample lines a body of `body_len`
-/// bytes may hold, so that a large body is not rehashed as it is read.
+/// Grows the duplicate check to `hint` series once it is full at 4,096
+/// series, instead of doubling it about ten more times on a large body.
+/// Bodies that `keep` mostly filters never reach that size, so they
+/// allocate no large table.
+fn reserve_series<V, S: std::hash::BuildHasher>(series: &mut HashMap<u128, V, S>, hint: usize) {
+    let len = series.len();
+    if len >= 4096 && len == series.capacity() && hint > len {
+        series.reserve(hint - len);
+    }
+}
+
+/// Estimates the number of sample lines a body of `body_len` bytes holds.
 /// Sample lines of real exporters are rarely shorter than 64 bytes; a
-/// shorter average only costs the rehashes this hint avoids.
-/// The hint is capped at 2^20 series: a table of 64 MiB of address space,
-/// whose pages become resident only as series fill them.
+/// shorter average only costs the rehashes this estimate avoids.
+/// The estimate is capped at 2^20 series: a table of 64 MiB of address
+/// space, whose pages become resident only as series fill them.
 fn series_capacity_hint(body_len: usize) -> usize {
     (body_len / 64).min(1 << 20)
 }
