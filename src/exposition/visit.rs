@@ -70,8 +70,8 @@ pub struct VisitSummary {
 /// Reads `body` and calls `visitor` for every sample whose metric name
 /// `keep` accepts. A line that `keep` rejects is skipped before anything
 /// else is read from it, so it is not checked for errors either. `keep`
-/// is asked once for each run of consecutive sample lines that share a
-/// rejected name, so it must return the same answer for the same name.
+/// is not asked again about the name it rejected most recently, so it
+/// must return the same result for the same name.
 pub fn visit<'a, K, V>(body: &'a [u8], format: Format, keep: K, visitor: &mut V) -> VisitSummary
 where
     K: FnMut(&str) -> bool,

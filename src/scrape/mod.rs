@@ -236,8 +236,8 @@ pub fn read_samples(
     let mut collector = SampleCollector {
         target_labels,
         // A target label named `exported_<x>` can interact with the
-        // renaming of a clashing label `x`; such targets take the slower
-        // path that applies the labels one at a time.
+        // renaming of a clashing label `x`. Such targets take the slower
+        // path, which applies the labels one at a time.
         merge_in_order: target_labels.iter().all(|(name, _)| !name.starts_with("exported_")),
         samples: Vec::new(),
     };
