@@ -699,6 +699,25 @@ fn fmix64(mut k: u64) -> u64 {
 mod tests {
     use super::*;
 
+    struct Ignore;
+
+    impl<'a> Visitor<'a> for Ignore {
+        fn sample(&mut self, _sample: &SampleRef<'a, '_>) {}
+    }
+
+    #[test]
+    fn keep_not_asked_again_for_repeated_rejection() {
+        let body = b"a 1\na{x=\"1\"} 2\nab 3\nb 4\n";
+        let mut asked = Vec::new();
+        let keep = |name: &str| {
+            asked.push(name.to_string());
+            name == "b"
+        };
+        let summary = visit(body, Format::Text, keep, &mut Ignore);
+        assert_eq!(asked, ["a", "ab", "b"]);
+        assert_eq!(summary.filtered, 3);
+    }
+
     #[test]
     fn series_hash_resolves_escapes() {
         let mut scratch = Vec::new();
