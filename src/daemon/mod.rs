@@ -29,7 +29,7 @@ pub use health::TargetHealth;
 /// The name of the built-in rule that reports targets whose scrapes fail.
 pub const TARGET_DOWN_RULE: &str = "TargetDown";
 
-/// Why the daemon could not start.
+/// An error that stops the daemon from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("rule {rule:?}: {source}")]

@@ -1,6 +1,6 @@
-//! Scraping targets over HTTP.
+//! Scraping of targets over HTTP.
 //!
-//! One [`Scraper`] holds the HTTP client shared by all targets. A scrape
+//! One [`Scraper`] contains the HTTP client shared by all targets. A scrape
 //! either returns the parsed samples with the target's labels attached, or a
 //! [`ScrapeError`] that says why; the caller records `up = 0` and goes on.
 
@@ -16,7 +16,7 @@ use crate::labels::{Labels, METRIC_NAME};
 pub const ACCEPT_HEADER: &str =
     "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// Why a scrape failed.
+/// A failed scrape and its cause.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
     #[error("target answered HTTP {status}; expected 2xx (body not parsed)")]

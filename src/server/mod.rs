@@ -17,7 +17,7 @@ use axum::Router;
 use crate::daemon::TargetHealth;
 use crate::engine::{SeriesStatus, Tier};
 
-/// What the server reports, updated by the live loop after every round.
+/// Figures the server reports, updated by the live loop after every round.
 #[derive(Debug, Default)]
 pub struct Status {
     pub targets: Vec<TargetHealth>,
