@@ -51,6 +51,16 @@ impl TargetHealth {
                 self.body_bytes = scrape.body_bytes;
                 self.parse_errors_total += scrape.errors.len() as u64;
                 self.duplicates_total += scrape.duplicates as u64;
+                tracing::debug!(
+                    target.name = %target.name,
+                    duration_seconds = self.last_duration_seconds,
+                    samples.scraped = scrape.samples_scraped,
+                    samples.kept = scrape.samples.len(),
+                    parse_errors = scrape.errors.len(),
+                    duplicates = scrape.duplicates,
+                    body_bytes = scrape.body_bytes,
+                    "scraped"
+                );
                 if let Some(first) = scrape.errors.first() {
                     self.warn_limited(at_ms, || {
                         tracing::warn!(target.name = %target.name, target.url = %redact_url(&target.url), errors = scrape.errors.len(), first.line = first.line, first.column = first.column, first.message = %first.message, "lines in the scrape could not be parsed; the rest was used");
