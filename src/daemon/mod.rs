@@ -46,11 +46,14 @@ pub struct Options {
     /// How long shutdown waits for queued notifications.
     pub shutdown_grace: Duration,
     pub retry: RetryPolicy,
+    /// Delay the first scrape by a random part of the scrape interval, so
+    /// sidecars started together do not scrape in lockstep.
+    pub jitter: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { shutdown_grace: Duration::from_secs(10), retry: RetryPolicy::default() }
+        Options { shutdown_grace: Duration::from_secs(10), retry: RetryPolicy::default(), jitter: true }
     }
 }
 
@@ -84,7 +87,8 @@ pub async fn run(
     let scrape_every = daemon.clock.real_duration(config.global.scrape_interval);
     let evaluate_every = daemon.clock.real_duration(config.global.evaluation_interval);
 
-    let mut scrape_tick = tokio::time::interval(scrape_every);
+    let offset = if options.jitter { scrape_every.mul_f64(rand::random::<f64>()) } else { Duration::ZERO };
+    let mut scrape_tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, scrape_every);
     scrape_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut evaluate_tick = tokio::time::interval(evaluate_every);
     evaluate_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);

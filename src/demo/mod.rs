@@ -68,7 +68,8 @@ pub async fn run(speed: f64, shutdown: impl Future<Output = ()>) -> Result<(), D
             _ = tokio::time::sleep(real_length) => {}
         }
     };
-    let result = daemon::run(config, clock, daemon::Options::default(), ended).await;
+    let options = daemon::Options { jitter: false, ..daemon::Options::default() };
+    let result = daemon::run(config, clock, options, ended).await;
     phases.abort();
     result?;
     println!("andon demo: profile finished");
