@@ -33,6 +33,8 @@ pub enum ScrapeError {
     NotText { what: &'static str },
     #[error("request failed: {0}")]
     Transport(String),
+    #[error("no line of the body could be parsed as {format:?} exposition; first problem at {line}:{column}: {message} (is the URL the metrics endpoint?)")]
+    Unparsable { format: Format, line: usize, column: usize, message: String },
 }
 
 /// A successful scrape.
@@ -83,9 +85,9 @@ impl Scraper {
     pub async fn scrape(&self, target: &Target, keep: &dyn Fn(&str) -> bool) -> ScrapeOutcome {
         let started = Instant::now();
         let result = match tokio::time::timeout(target.timeout, self.fetch(target)).await {
-            Ok(fetched) => fetched.map(|(body, format, used_fallback)| {
-                parse_body(target, &body, format, used_fallback, keep)
-            }),
+            Ok(fetched) => fetched
+                .map(|(body, format, used_fallback)| parse_body(target, &body, format, used_fallback, keep))
+                .and_then(reject_unparsable),
             Err(_) => Err(ScrapeError::Timeout { after: target.timeout }),
         };
         ScrapeOutcome { result, duration: started.elapsed() }
@@ -215,6 +217,21 @@ fn parse_body(
         body_bytes: body.len(),
         format,
         used_fallback,
+    }
+}
+
+/// Fails a scrape in which not one sample could be read, such as an HTML
+/// page at a wrong URL: a target that serves no metrics is down, not up
+/// with parse errors.
+fn reject_unparsable(scrape: Scrape) -> Result<Scrape, ScrapeError> {
+    match scrape.errors.first() {
+        Some(first) if scrape.samples_scraped == 0 => Err(ScrapeError::Unparsable {
+            format: scrape.format,
+            line: first.line,
+            column: first.column,
+            message: first.message.clone(),
+        }),
+        _ => Ok(scrape),
     }
 }
 
