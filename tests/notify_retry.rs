@@ -89,9 +89,14 @@ async fn server_errors_are_retried_in_order() {
 async fn rejected_payload_is_not_retried() {
     let (url, flaky) = start_flaky(1, StatusCode::BAD_REQUEST).await;
     let mut notifier = notifier(&url);
+    let stats = notifier.stats();
     notifier.send(&transition(Tier::Ok, Tier::Red, 1.0));
     notifier.send(&transition(Tier::Red, Tier::Ok, 2.0));
     notifier.shutdown(Duration::from_secs(10)).await;
+
+    let counts = stats.lock().expect("lock")["hook"];
+    assert_eq!(counts.dropped, 1);
+    assert_eq!(counts.delivered, 1);
 
     let accepted = flaky.accepted.lock().expect("lock");
     let values: Vec<f64> = accepted.iter().map(|body| body["value"].as_f64().unwrap_or(f64::NAN)).collect();

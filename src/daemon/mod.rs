@@ -126,6 +126,8 @@ fn log_banner(config: &Config, address: std::net::SocketAddr) {
 
 impl Daemon {
     fn new(config: &Config, clock: Arc<dyn Clock>, options: Options, status: SharedStatus) -> Result<Daemon, DaemonError> {
+        let notifier = Notifier::start(config, options.retry);
+        status.lock().deliveries = notifier.stats();
         let mut rules = Vec::new();
         for rule in config.rules.iter().cloned().chain([target_down_rule(config)]) {
             let expr = Expr::parse(&rule.expr).map_err(|source| DaemonError::Expr { rule: rule.name.clone(), source })?;
@@ -151,7 +153,7 @@ impl Daemon {
             keep,
             store: Store::new(retention),
             engine: Engine::new(rules),
-            notifier: Notifier::start(config, options.retry),
+            notifier,
             clock,
             status,
         })

@@ -286,7 +286,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Joins an error with its sources, so "connection refused" is not hidden
 /// behind "error sending request".
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -28,6 +28,8 @@ pub struct Status {
     pub evaluations_total: u64,
     /// Every tracked series' state after the latest evaluation.
     pub series: Vec<SeriesStatus>,
+    /// Delivery counts per receiver, shared with the notifier.
+    pub deliveries: crate::notify::DeliveryStats,
 }
 
 /// Status shared between the loop and the server.
