@@ -1,12 +1,15 @@
 //! The tree walk: evaluates a [`Node`] at one timestamp over the store.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::functions::Func;
 use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
+use super::tick::{ResultKey, TickCache};
 use super::value::{Matrix, RangeSeries, Sample, Value};
-use super::{aggregate, binary, functions, ExprError};
+use super::{aggregate, binary, functions, range as range_fns, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::store::{is_stale_marker, Series, SeriesRef, Store};
 
@@ -44,6 +47,8 @@ pub struct Evaluator<'s> {
     /// The time of the whole query, which `@ start()` and `@ end()` mean.
     pub query_ms: i64,
     pub default_step_ms: i64,
+    /// Range-function results shared with the other rules of the tick.
+    pub tick: Option<&'s RefCell<TickCache>>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -118,30 +123,100 @@ impl<'s> Evaluator<'s> {
         let series = self
             .matching(selector)
             .into_iter()
-            .filter_map(|series| {
-                let window = series.window(end_ms.saturating_sub(range_ms), end_ms);
-                let samples: Cow<'s, [(i64, f64)]> = if window.has_stale {
-                    Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
-                } else {
-                    Cow::Borrowed(window.samples)
-                };
-                (!samples.is_empty()).then(|| RangeSeries {
-                    labels: Cow::Borrowed(series.labels()),
-                    drop_name: false,
-                    samples,
-                    may_reset: window.has_stale || window.has_reset,
-                })
-            })
+            .filter_map(|series| range_series(series, end_ms.saturating_sub(range_ms), end_ms))
             .collect();
         Matrix { series, end_ms, range_ms }
+    }
+
+    /// Applies the range function `func` to `selector[range_ms]` through the
+    /// tick's shared results, computing only those of series that no other
+    /// rule of the tick has read with the same function and window. Returns
+    /// `None` when the call cannot be shared: without a tick cache, or inside
+    /// a subquery, whose steps are at other times than the query's.
+    pub fn shared_range_call(
+        &self,
+        func: Func,
+        param: f64,
+        selector: &Selector,
+        range_ms: i64,
+        ts: i64,
+    ) -> Option<Vec<Sample<'s>>> {
+        let tick = self.tick.filter(|_| ts == self.query_ms)?;
+        // A panic cannot leave the cache borrowed: the borrow ends with
+        // this function, and evaluation never re-enters it.
+        let mut cache = tick.borrow_mut();
+        cache.begin(self.store, self.query_ms);
+
+        let end_ms = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
+        let start_ms = end_ms.saturating_sub(range_ms);
+        let window = Matrix { series: Vec::new(), end_ms, range_ms };
+        let mut key = ResultKey {
+            func,
+            param_bits: param.to_bits(),
+            group: usize::MAX,
+            range_ms,
+            end_offset_ms: end_ms.saturating_sub(self.query_ms),
+        };
+        let matched = self.matching_refs(selector);
+
+        // Load the window starts of the series still to compute before
+        // searching them, so that their memory reads overlap.
+        let mut table = 0;
+        let mut preloaded = 0i64;
+        for &(series_ref, series) in &matched {
+            if series_ref.group() != key.group {
+                key.group = series_ref.group();
+                table = cache.table(key, self.store.group_len(key.group));
+            }
+            if cache.get(table, series_ref.position()).is_none() {
+                preloaded ^= series.preload_position(start_ms);
+            }
+        }
+        std::hint::black_box(preloaded);
+
+        key.group = usize::MAX;
+        let mut out = Vec::new();
+        for (series_ref, series) in matched {
+            // The selector cache lists series group by group, so the table
+            // lookup runs once per group.
+            if series_ref.group() != key.group {
+                key.group = series_ref.group();
+                table = cache.table(key, self.store.group_len(key.group));
+            }
+            let value = match cache.get(table, series_ref.position()) {
+                Some(value) => value,
+                None => {
+                    let value = range_series(series, start_ms, end_ms)
+                        .and_then(|samples| range_fns::apply(func, &samples, &window, param, ts));
+                    cache.set(table, series_ref.position(), value);
+                    value
+                }
+            };
+            if let Some(value) = value {
+                out.push(Sample {
+                    labels: Cow::Borrowed(series.labels()),
+                    // last_over_time keeps the metric name, as in `range::call`.
+                    drop_name: func != Func::LastOverTime,
+                    value,
+                    t_ms: ts,
+                });
+            }
+        }
+        Some(out)
     }
 
     /// Returns the series that `selector` matches, from the cache unless
     /// series were added or removed since it was filled.
     fn matching(&self, selector: &Selector) -> Vec<&'s Series> {
+        self.matching_refs(selector).into_iter().map(|(_, series)| series).collect()
+    }
+
+    /// Returns the series that `selector` matches with their positions, in
+    /// store order, so grouped by metric name.
+    fn matching_refs(&self, selector: &Selector) -> Vec<(SeriesRef, &'s Series)> {
         let key = self.store.series_set_key();
         let Some(cache) = self.selector_cache.get(selector.id) else {
-            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).map(|(_, s)| s).collect();
+            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).collect();
         };
         // A panic while the lock was held leaves a cache that is at worst
         // stale, and the key check below refills it.
@@ -155,7 +230,11 @@ impl<'s> Evaluator<'s> {
                 .collect();
             cache.key = Some(key);
         }
-        cache.series.iter().filter_map(|&series_ref| self.store.series_at(series_ref)).collect()
+        cache
+            .series
+            .iter()
+            .filter_map(|&series_ref| Some((series_ref, self.store.series_at(series_ref)?)))
+            .collect()
     }
 
     /// Evaluates the inner expression at every multiple of the step in
@@ -210,6 +289,23 @@ fn matches(selector: &Selector, series: &Series) -> bool {
         // The name index has already applied this matcher.
         LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
         _ => m.matches(super::value::label_value(series.labels(), m.name())),
+    })
+}
+
+/// The samples of `series` in `(start_ms, end_ms]` without stale markers,
+/// or `None` when there are none.
+fn range_series(series: &Series, start_ms: i64, end_ms: i64) -> Option<RangeSeries<'_>> {
+    let window = series.window(start_ms, end_ms);
+    let samples: Cow<'_, [(i64, f64)]> = if window.has_stale {
+        Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
+    } else {
+        Cow::Borrowed(window.samples)
+    };
+    (!samples.is_empty()).then(|| RangeSeries {
+        labels: Cow::Borrowed(series.labels()),
+        drop_name: false,
+        samples,
+        may_reset: window.has_stale || window.has_reset,
     })
 }
 

@@ -700,3 +700,64 @@ fn aggregation_of_owned_labels_regroups_each_time() {
     assert_eq!(expr.eval(&store, 15 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "1")]), 1.0)]);
     assert_eq!(expr.eval(&store, 25 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "2")]), 1.0)]);
 }
+
+/// A store of two counters and a gauge, with a reset and a stale marker.
+fn shared_store() -> Store {
+    let mut store = store();
+    let a = labels("c", &[("job", "a")]);
+    let b = labels("c", &[("job", "b")]);
+    let g = labels("g", &[("job", "a")]);
+    load(&mut store, &a, &[(0, 1.0), (15, 5.0), (30, 2.0), (45, 9.0), (60, 12.0)]);
+    load(&mut store, &b, &[(0, 10.0), (15, 20.0), (30, STALE_MARKER), (45, 40.0), (60, 50.0)]);
+    load(&mut store, &g, &[(0, 3.0), (15, 1.0), (30, 4.0), (45, 1.0), (60, 5.0)]);
+    store
+}
+
+/// Expressions whose range calls share results within one tick, in an
+/// order where later ones read windows that earlier ones filled.
+const SHARED_EXPRESSIONS: [&str; 10] = [
+    "rate(c[1m])",
+    "sum(rate(c[1m]))",
+    "rate(c{job=\"b\"}[1m])",
+    "increase(c[1m])",
+    "rate(c[30s])",
+    "rate(c[1m] offset 15s)",
+    "quantile_over_time(0.5, g[1m])",
+    "quantile_over_time(0.9, g[1m])",
+    "last_over_time(g[1m])",
+    "max_over_time(rate(c[30s])[1m:15s])",
+];
+
+#[test]
+fn tick_cache_matches_plain_eval() {
+    let store = shared_store();
+    let mut cache = TickCache::new();
+    for source in SHARED_EXPRESSIONS {
+        let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        let plain = expr.eval(&store, 65 * S);
+        let shared = expr.eval_with(&store, 65 * S, &mut cache);
+        assert_eq!(format!("{shared:?}"), format!("{plain:?}"), "{source}");
+    }
+}
+
+#[test]
+fn tick_cache_recomputes_after_append() {
+    let mut store = shared_store();
+    let mut cache = TickCache::new();
+    let expr = Expr::parse("rate(c{job=\"a\"}[1m])").unwrap_or_else(|e| panic!("{e:?}"));
+    let before = expr.eval_with(&store, 65 * S, &mut cache);
+    store.append(&labels("c", &[("job", "a")]), 62 * S, 30.0);
+    let after = expr.eval_with(&store, 65 * S, &mut cache);
+    assert_eq!(format!("{after:?}"), format!("{:?}", expr.eval(&store, 65 * S)));
+    assert_ne!(format!("{after:?}"), format!("{before:?}"));
+}
+
+#[test]
+fn tick_cache_recomputes_at_new_time() {
+    let store = shared_store();
+    let mut cache = TickCache::new();
+    let expr = Expr::parse("rate(c[1m])").unwrap_or_else(|e| panic!("{e:?}"));
+    expr.eval_with(&store, 65 * S, &mut cache).unwrap_or_else(|e| panic!("{e:?}"));
+    let later = expr.eval_with(&store, 70 * S, &mut cache);
+    assert_eq!(format!("{later:?}"), format!("{:?}", expr.eval(&store, 70 * S)));
+}
