@@ -59,7 +59,9 @@ impl<'s> Evaluator<'s> {
             Node::Selector(selector) => Ok(Value::Vector(self.instant(selector, ts))),
             Node::Range { selector, range_ms } => Ok(Value::Matrix(self.range(selector, *range_ms, ts))),
             Node::Subquery(subquery) => Ok(Value::Matrix(self.subquery(subquery, ts)?)),
-            Node::Call { func, args, regex } => functions::call(self, *func, args, regex.as_ref(), ts),
+            Node::Call { func, args, regex } => {
+                check_dropped_names(node, functions::call(self, *func, args, regex.as_ref(), ts)?)
+            }
             Node::Aggregate(agg) => aggregate::aggregate(self, agg, ts),
             Node::Binary(bin) => binary::binary(self, bin, ts),
             Node::Negate(inner) => Ok(negate(self.eval(inner, ts)?)),
@@ -159,8 +161,8 @@ impl<'s> Evaluator<'s> {
         };
         let matched = self.matching_refs(selector);
 
-        // Load the window starts of the series still to compute before
-        // searching them, so that their memory reads overlap.
+        // Load the window edges of the series still to compute before
+        // reading their windows, so that their memory reads overlap.
         let mut table = 0;
         let mut preloaded = 0i64;
         for &(series_ref, series) in &matched {
@@ -169,7 +171,7 @@ impl<'s> Evaluator<'s> {
                 table = cache.table(key, self.store.group_len(key.group));
             }
             if cache.get(table, series_ref.position()).is_none() {
-                preloaded ^= series.preload_position(start_ms);
+                preloaded ^= series.preload_window(start_ms);
             }
         }
         std::hint::black_box(preloaded);
@@ -290,6 +292,54 @@ fn matches(selector: &Selector, series: &Series) -> bool {
         LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
         _ => m.matches(super::value::label_value(series.labels(), m.name())),
     })
+}
+
+/// Raises Prometheus's error for two equal label sets in the result of a
+/// function or of an operator between a vector and a scalar, as Prometheus
+/// checks after every such step. Only results of series with different
+/// names can collide once names are dropped, so the check runs only when
+/// `node`, the step or its vector operand, reads more than one name.
+/// Vector matching needs no check: its own errors already rule out equal
+/// label sets in its result.
+pub fn check_dropped_names<'s>(node: &Node, value: Value<'s>) -> Result<Value<'s>, ExprError> {
+    if let Value::Vector(samples) = &value {
+        let dropped = samples.iter().any(|sample| sample.drop_name);
+        if dropped && selector_names(node) == SelectorNames::Several {
+            functions::check_unique_labels(samples)?;
+        }
+    }
+    Ok(value)
+}
+
+/// The metric names that the selectors under a node read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SelectorNames<'n> {
+    None,
+    One(&'n str),
+    /// More than one name, or a selector without a fixed name.
+    Several,
+}
+
+fn selector_names(node: &Node) -> SelectorNames<'_> {
+    match node {
+        Node::Selector(selector) | Node::Range { selector, .. } => {
+            selector.name.as_deref().map_or(SelectorNames::Several, SelectorNames::One)
+        }
+        Node::Subquery(subquery) => selector_names(&subquery.expr),
+        Node::Call { args, .. } => args.iter().map(selector_names).fold(SelectorNames::None, merge_names),
+        Node::Aggregate(agg) => selector_names(&agg.expr),
+        Node::Binary(bin) => merge_names(selector_names(&bin.lhs), selector_names(&bin.rhs)),
+        Node::Negate(inner) => selector_names(inner),
+        Node::Number(_) | Node::String(_) => SelectorNames::None,
+    }
+}
+
+fn merge_names<'n>(a: SelectorNames<'n>, b: SelectorNames<'n>) -> SelectorNames<'n> {
+    match (a, b) {
+        (SelectorNames::None, other) | (other, SelectorNames::None) => other,
+        (SelectorNames::One(x), SelectorNames::One(y)) if x == y => a,
+        _ => SelectorNames::Several,
+    }
 }
 
 /// The samples of `series` in `(start_ms, end_ms]` without stale markers,

@@ -593,6 +593,40 @@ fn rate_of_same_labels_after_name_drop_is_an_error() {
     assert!(expr.eval(&store, 20 * S).is_err());
 }
 
+/// Two series whose labels are equal once their names are dropped.
+fn store_of_a_and_b() -> Store {
+    let mut store = store();
+    load(&mut store, &labels("a", &[("job", "x")]), &[(10, 1.0), (20, 2.0)]);
+    load(&mut store, &labels("b", &[("job", "x")]), &[(10, 1.0), (20, 2.0)]);
+    store
+}
+
+#[test]
+fn aggregated_rate_of_same_labels_is_an_error() {
+    let expr = Expr::parse(r#"sum(rate({__name__=~"a|b"}[1m]))"#).expect("parses");
+    let result = expr.eval(&store_of_a_and_b(), 20 * S);
+    assert_eq!(result.map_err(|e| e.message), Err("vector cannot contain metrics with the same labelset".to_string()));
+}
+
+#[test]
+fn aggregated_arithmetic_of_same_labels_is_an_error() {
+    let expr = Expr::parse(r#"count({__name__=~"a|b"} * 2)"#).expect("parses");
+    assert!(expr.eval(&store_of_a_and_b(), 20 * S).is_err());
+}
+
+#[test]
+fn aggregated_filter_keeps_names() {
+    // A comparison without `bool` keeps the names, so a and b stay apart.
+    let expr = Expr::parse(r#"count({__name__=~"a|b"} > 0)"#).expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 2.0)]);
+}
+
+#[test]
+fn vector_match_of_two_names_is_not_checked() {
+    let expr = Expr::parse("sum(a / b)").expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 1.0)]);
+}
+
 #[test]
 fn selector_cache_sees_new_series() {
     let mut store = store();

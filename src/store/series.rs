@@ -130,17 +130,21 @@ impl Series {
         (sample.0 > t_ms.saturating_sub(lookback_ms)).then_some(sample)
     }
 
-    /// Reads the sample nearest the interpolated position of `t_ms` and
-    /// returns its time, or 0 for an empty series.
+    /// Reads the sample nearest the interpolated position of `start_ms` and
+    /// the latest sample in the buffer, and returns a value derived from
+    /// their times (0 for an empty series).
     ///
-    /// A window search on a large store waits for memory at its first probe.
-    /// Calling this for many series before their searches lets the CPU load
-    /// those probes in parallel instead of one after another, so callers
-    /// pass the result to `std::hint::black_box` to keep the read.
-    pub fn preload_position(&self, t_ms: i64) -> i64 {
+    /// A window search and `rate` on a large store wait for memory at the
+    /// window's first and last samples. Calling this for many series before
+    /// reading their windows lets the CPU load those samples in parallel
+    /// instead of one after another. Callers pass the result to
+    /// `std::hint::black_box` to keep the reads.
+    pub fn preload_window(&self, start_ms: i64) -> i64 {
         let live = self.samples();
-        let position = interpolated_position(live, t_ms, self.first_t, self.last.0);
-        live.get(position).map_or(0, |&(t, _)| t)
+        let position = interpolated_position(live, start_ms, self.first_t, self.last.0);
+        let start = live.get(position).map_or(0, |&(t, _)| t);
+        let end = live.last().map_or(0, |&(t, _)| t);
+        start ^ end
     }
 
     /// The samples in the left-open window `(start_ms, end_ms]`.
