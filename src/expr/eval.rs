@@ -304,11 +304,22 @@ fn matches(selector: &Selector, series: &Series) -> bool {
 pub fn check_dropped_names<'s>(node: &Node, value: Value<'s>) -> Result<Value<'s>, ExprError> {
     if let Value::Vector(samples) = &value {
         let dropped = samples.iter().any(|sample| sample.drop_name);
-        if dropped && selector_names(node) == SelectorNames::Several {
+        if dropped && selector_names(node) == SelectorNames::Several && !one_dropped_name(samples) {
             functions::check_unique_labels(samples)?;
         }
     }
     Ok(value)
+}
+
+/// Whether every sample had its name dropped and all had the same name (or
+/// none), as after `(a / b) * 100`: such label sets were distinct before the
+/// drop and stay distinct, so the costly check can be skipped.
+fn one_dropped_name(samples: &[Sample<'_>]) -> bool {
+    let Some(first) = samples.first() else {
+        return true;
+    };
+    let name = first.labels.metric_name();
+    samples.iter().all(|sample| sample.drop_name && sample.labels.metric_name() == name)
 }
 
 /// The metric names that the selectors under a node read.

@@ -628,6 +628,12 @@ fn vector_match_of_two_names_is_not_checked() {
 }
 
 #[test]
+fn scalar_op_after_vector_match_is_not_checked() {
+    let expr = Expr::parse("sum((a / b) * 2)").expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 2.0)]);
+}
+
+#[test]
 fn selector_cache_sees_new_series() {
     let mut store = store();
     load(&mut store, &labels("g", &[("i", "a")]), &[(10, 1.0)]);
