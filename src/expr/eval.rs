@@ -311,8 +311,8 @@ pub fn check_dropped_names<'s>(node: &Node, value: Value<'s>) -> Result<Value<'s
     Ok(value)
 }
 
-/// Whether every sample had its name dropped and all had the same name (or
-/// none), as after `(a / b) * 100`: such label sets were distinct before the
+/// Tells whether every sample had its name dropped and all had the same name
+/// (or none), as after `(a / b) * 100`: such label sets were distinct before the
 /// drop and stay distinct, so the costly check can be skipped.
 fn one_dropped_name(samples: &[Sample<'_>]) -> bool {
     let Some(first) = samples.first() else {
@@ -353,8 +353,8 @@ fn merge_names<'n>(a: SelectorNames<'n>, b: SelectorNames<'n>) -> SelectorNames<
     }
 }
 
-/// The samples of `series` in `(start_ms, end_ms]` without stale markers,
-/// or `None` when there are none.
+/// Returns the samples of `series` in `(start_ms, end_ms]` without stale
+/// markers, or `None` when there are none.
 fn range_series(series: &Series, start_ms: i64, end_ms: i64) -> Option<RangeSeries<'_>> {
     let window = series.window(start_ms, end_ms);
     let samples: Cow<'_, [(i64, f64)]> = if window.has_stale {

@@ -741,7 +741,8 @@ fn aggregation_of_owned_labels_regroups_each_time() {
     assert_eq!(expr.eval(&store, 25 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "2")]), 1.0)]);
 }
 
-/// A store of two counters and a gauge, with a reset and a stale marker.
+/// Builds a store of two counters and a gauge, with a reset and a stale
+/// marker.
 fn shared_store() -> Store {
     let mut store = store();
     let a = labels("c", &[("job", "a")]);

@@ -108,8 +108,8 @@ impl Store {
         (self.id, self.generation, self.sample_version)
     }
 
-    /// The number of positions in the group that [`SeriesRef::group`] names,
-    /// valid while [`series_set_key`](Store::series_set_key) is unchanged.
+    /// Returns the number of positions in the group that [`SeriesRef::group`]
+    /// names, valid while [`series_set_key`](Store::series_set_key) is unchanged.
     pub fn group_len(&self, group: usize) -> usize {
         self.groups.get(group).map_or(0, |g| g.series.len())
     }
@@ -230,12 +230,13 @@ pub struct SeriesRef {
 }
 
 impl SeriesRef {
-    /// The series' metric-name group; series of one name share a group.
+    /// Returns the series' metric-name group, which all series of one name
+    /// share.
     pub fn group(&self) -> usize {
         self.group
     }
 
-    /// The series' position in its group, below [`Store::group_len`].
+    /// Returns the series' position in its group, below [`Store::group_len`].
     pub fn position(&self) -> usize {
         self.position
     }

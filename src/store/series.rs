@@ -216,8 +216,9 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
     }
 }
 
-/// The position of `t_ms` if samples were evenly spaced between `first_t`
-/// and `last_t`, clamped to the positions of `samples` (0 when empty).
+/// Returns the position of `t_ms` if samples were evenly spaced between
+/// `first_t` and `last_t`, clamped to the positions of `samples` (0 when
+/// empty).
 fn interpolated_position(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i64) -> usize {
     let last_position = samples.len().saturating_sub(1);
     if t_ms <= first_t || last_t <= first_t {
