@@ -288,7 +288,7 @@ fn run_group_cases(group: &TestGroup, cases: &[ExprTest], evaluation_interval_ms
 
     let mut outcome = GroupOutcome::default();
     for (case, eval_time) in cases.iter().zip(eval_times) {
-        let result = eval_time.and_then(|at_ms| run_case(case, &store, at_ms));
+        let result = eval_time.and_then(|at_ms| run_case(case, &store, at_ms, evaluation_interval_ms));
         match result {
             Ok(()) => outcome.passed += 1,
             Err(message) => outcome.fail(message),
@@ -334,11 +334,13 @@ fn load_store(series: &[(Labels, Vec<Slot>)], interval_ms: i64, retention_ms: i6
 }
 
 /// Evaluates one case and, on a mismatch, returns promtool's failure message.
-fn run_case(case: &ExprTest, store: &Store, at_ms: i64) -> Result<(), String> {
+/// Subqueries without a step use `evaluation_interval_ms`, as promtool does.
+fn run_case(case: &ExprTest, store: &Store, at_ms: i64, evaluation_interval_ms: i64) -> Result<(), String> {
     let header = format!("    expr: {}, time: {}", go_quote(&case.expr), format_duration_ms(at_ms));
     let expected = parse_expected(case.exp_samples.as_deref().unwrap_or_default())
         .map_err(|e| format!("{header}, err: {e}"))?;
     let got = Expr::parse(&case.expr)
+        .map(|expr| expr.with_default_subquery_step_ms(evaluation_interval_ms))
         .and_then(|expr| expr.eval(store, at_ms))
         .map_err(|e| format!("{header}, err: {e}"))?;
 
