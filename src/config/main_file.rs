@@ -442,7 +442,7 @@ fn receiver(
         }
         Some((kind, _)) if kind == "stdout" => {
             checker.check_keys(section, STDOUT_KEYS);
-            Some(ReceiverKind::Stdout)
+            Some(ReceiverKind::Stdout { origin_ms: None })
         }
         Some((kind, start)) => {
             checker.error_at(

@@ -20,6 +20,7 @@ use crate::config::{Config, Receiver, ReceiverKind};
 use crate::engine::Transition;
 
 pub use route::Router;
+pub use stdout::offset as stdout_offset;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +101,7 @@ fn count(stats: &DeliveryStats, receiver: &str, update: impl FnOnce(&mut Deliver
 #[derive(Debug)]
 enum Sink {
     Webhook(webhook::Webhook),
-    Stdout,
+    Stdout { origin_ms: Option<i64> },
 }
 
 impl Sink {
@@ -114,15 +115,15 @@ impl Sink {
                 external_url: external_url.to_owned(),
                 client: client.clone(),
             }),
-            ReceiverKind::Stdout => Sink::Stdout,
+            ReceiverKind::Stdout { origin_ms } => Sink::Stdout { origin_ms: *origin_ms },
         }
     }
 
     async fn deliver(&self, transition: &Transition) -> Result<(), NotifyError> {
         match self {
             Sink::Webhook(webhook) => webhook.deliver(transition).await,
-            Sink::Stdout => {
-                stdout::print(transition);
+            Sink::Stdout { origin_ms } => {
+                stdout::print(transition, *origin_ms);
                 Ok(())
             }
         }
