@@ -151,12 +151,12 @@ fn check(path: &PathBuf) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             println!(
-                "{}: ok ({} targets, {} rules, {} receivers, {} routes)",
+                "{}: ok ({}, {}, {}, {})",
                 path.display(),
-                config.targets.len(),
-                config.rules.len(),
-                config.receivers.len(),
-                config.routes.len()
+                count(config.targets.len(), "target"),
+                count(config.rules.len(), "rule"),
+                count(config.receivers.len(), "receiver"),
+                count(config.routes.len(), "route")
             );
             ExitCode::SUCCESS
         }
@@ -207,6 +207,15 @@ fn check_metrics(format: FormatArg, file: Option<PathBuf>) -> ExitCode {
     } else {
         eprintln!("{name}: invalid {format:?} exposition; problems are listed as line:column");
         ExitCode::FAILURE
+    }
+}
+
+/// Formats `n` with `noun`, plural unless `n` is 1.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

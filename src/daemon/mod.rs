@@ -68,6 +68,11 @@ struct Daemon {
     notifier: Notifier,
     clock: Arc<dyn Clock>,
     status: SharedStatus,
+    /// Each rule's name and the metric names it reads, until the first
+    /// successful scrape round has been checked against them.
+    unchecked_names: Option<Vec<(String, Vec<String>)>>,
+    /// Metric names seen in successful scrapes, until that check.
+    seen_names: HashSet<String>,
 }
 
 /// Runs until `shutdown` completes, then drains the notifier.
@@ -134,6 +139,14 @@ impl Daemon {
             rules.push((rule, expr));
         }
         let keep = metric_filter(rules.iter().map(|(_, expr)| expr));
+        let unchecked_names = rules
+            .iter()
+            .filter(|(rule, _)| rule.name != TARGET_DOWN_RULE)
+            .map(|(rule, expr)| (rule.name.clone(), expr.metric_names().unwrap_or_default()))
+            .collect();
+        if config.receivers.is_empty() {
+            tracing::warn!("no [[receiver]] is configured: transitions are only logged");
+        }
         let retention = rules.iter().map(|(_, expr)| expr.lookback_ms()).max().unwrap_or(0)
             + 2 * config.global.scrape_interval.as_millis() as i64;
 
@@ -156,6 +169,8 @@ impl Daemon {
             notifier,
             clock,
             status,
+            unchecked_names: Some(unchecked_names),
+            seen_names: HashSet::new(),
         })
     }
 
@@ -172,9 +187,26 @@ impl Daemon {
         for (index, outcome) in outcomes.into_iter().enumerate() {
             self.store_outcome(index, at_ms, outcome);
         }
+        self.check_metric_names();
         let mut status = self.status.lock();
         status.targets = self.health.clone();
         status.ready = true;
+    }
+
+    /// Warns once, after the first round in which a target answered, about
+    /// every metric a rule reads that no target exposes: usually a typo in
+    /// the rule, which would otherwise stay silent forever.
+    fn check_metric_names(&mut self) {
+        if !self.health.iter().any(|health| health.up) {
+            return;
+        }
+        let Some(rules) = self.unchecked_names.take() else { return };
+        for (rule, names) in rules {
+            for name in names.iter().filter(|name| !self.seen_names.contains(*name) && !is_synthetic(name)) {
+                tracing::warn!(rule.name = %rule, metric = %name, "no target exposes a metric this rule reads; check the name");
+            }
+        }
+        self.seen_names = HashSet::new();
     }
 
     fn store_outcome(&mut self, index: usize, at_ms: i64, outcome: ScrapeOutcome) {
@@ -183,6 +215,10 @@ impl Daemon {
         health.record(target, &outcome, at_ms);
         let up = match outcome.result {
             Ok(scrape) => {
+                if self.unchecked_names.is_some() {
+                    let names = scrape.samples.iter().filter_map(|(labels, _, _)| labels.metric_name());
+                    self.seen_names.extend(names.map(str::to_owned));
+                }
                 self.store.ingest_scrape(&target.name, at_ms, scrape.samples);
                 1.0
             }
@@ -228,6 +264,11 @@ fn log_transition(transition: &Transition) {
         alert.fingerprint = %transition.fingerprint,
         "tier changed"
     );
+}
+
+/// Tells whether the daemon writes `name` itself rather than scraping it.
+fn is_synthetic(name: &str) -> bool {
+    matches!(name, "up" | "scrape_duration_seconds")
 }
 
 /// The metric names rules read, or `None` when some selector has no fixed
