@@ -360,7 +360,13 @@ fn parse_expected(samples: &[ExpSample]) -> Result<Vec<(Labels, f64)>, String> {
     samples
         .iter()
         .map(|sample| {
-            let labels = parse_metric(&sample.labels).map_err(|e| format!("exp_samples: {e}"))?;
+            // promtool reads absent or empty `labels` as the empty label set,
+            // the labels of `sum(x)` or a scalar.
+            let labels = if sample.labels.trim().is_empty() {
+                Labels::new()
+            } else {
+                parse_metric(&sample.labels).map_err(|e| format!("exp_samples: {e}"))?
+            };
             let value = expected_value(&sample.value)
                 .ok_or_else(|| format!("exp_samples: value of {} is not a number", sample.labels))?;
             Ok((labels, value))
@@ -607,6 +613,14 @@ tests:
         let (summary, output) = run_to_string(&[write_file(&dir, "e.yml", text)]);
         assert_eq!(summary.failed, 1);
         assert!(output.contains("expr: \"up\", invalid eval_time"), "{output}");
+    }
+
+    #[test]
+    fn exp_sample_without_labels_matches_sum() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = "tests:\n  - input_series:\n      - series: 'x{a=\"1\"}'\n        values: '1 2 3'\n    promql_expr_test:\n      - expr: sum(x)\n        eval_time: 2m\n        exp_samples:\n          - value: 3\n";
+        let (summary, output) = run_to_string(&[write_file(&dir, "n.yml", text)]);
+        assert_eq!(summary.passed, 1, "{output}");
     }
 
     #[test]
