@@ -113,6 +113,7 @@ pub async fn run(
 
     tracing::info!(grace = ?options.shutdown_grace, "shutting down; delivering queued notifications");
     daemon.notifier.shutdown(options.shutdown_grace).await;
+    tracing::info!("andon stopped");
     Ok(())
 }
 
