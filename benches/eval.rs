@@ -1,6 +1,9 @@
 //! Expression evaluation: one tick evaluates 50 typical alert expressions
 //! over a store of 5,000 series with one sample per second.
 //!
+//! Each tick passes one `TickCache` to every expression, as the engine
+//! does, so rules share range-function results.
+//!
 //! Run with `cargo bench --bench eval`. Besides criterion's timings it
 //! prints the heap allocations of one tick with 5-minute and with 1-minute
 //! windows, counted by a wrapping global allocator, to show that no
@@ -12,7 +15,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use andon::expr::Expr;
+use andon::expr::{Expr, TickCache};
 use andon::labels::Labels;
 use andon::store::Store;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -181,20 +184,25 @@ fn parse_all(range: &str) -> Vec<Expr> {
         .collect()
 }
 
-fn tick(exprs: &[Expr], store: &Store, at_ms: i64) -> usize {
+/// Evaluates every expression once, sharing range-function results
+/// through `cache` as the engine does. The cache is cleared first because a
+/// sidecar evaluates each tick at a new time, so no result of the previous
+/// tick is current. Clearing keeps its memory, as the engine does.
+fn tick(exprs: &[Expr], store: &Store, at_ms: i64, cache: &mut TickCache) -> usize {
+    cache.clear();
     let mut outputs = 0;
     for expr in exprs {
-        outputs += expr.eval(store, at_ms).map(|r| r.len()).unwrap_or(0);
+        outputs += expr.eval_with(store, at_ms, cache).map(|r| r.len()).unwrap_or(0);
     }
     outputs
 }
 
 /// Counts the allocations of one tick after a first tick has filled the
 /// selector caches, as in a running sidecar.
-fn allocations_per_tick(exprs: &[Expr], store: &Store, at_ms: i64) -> usize {
-    black_box(tick(exprs, store, at_ms));
+fn allocations_per_tick(exprs: &[Expr], store: &Store, at_ms: i64, cache: &mut TickCache) -> usize {
+    black_box(tick(exprs, store, at_ms, cache));
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    black_box(tick(exprs, store, at_ms));
+    black_box(tick(exprs, store, at_ms, cache));
     ALLOCATIONS.load(Ordering::Relaxed) - before
 }
 
@@ -203,10 +211,31 @@ fn bench_eval(c: &mut Criterion) {
     let five_minutes = parse_all("5m");
     let one_minute = parse_all("1m");
     println!("store: {} series, {} samples each; one tick: 50 expressions", store.series_count(), HISTORY_S);
+    let mut cache = TickCache::new();
     for (label, exprs) in [("5m", &five_minutes), ("1m", &one_minute)] {
-        let outputs = tick(exprs, &store, now_ms);
-        let allocations = allocations_per_tick(exprs, &store, now_ms);
+        let outputs = tick(exprs, &store, now_ms, &mut cache);
+        let allocations = allocations_per_tick(exprs, &store, now_ms, &mut cache);
         println!("{label} windows: {outputs} output series, {allocations} allocations per tick");
+    }
+
+    // PER_EXPR=n prints each expression's time, averaged over n
+    // evaluations, each with the cache holding only what the expressions
+    // before it in the list computed.
+    if let Ok(rounds) = std::env::var("PER_EXPR") {
+        let rounds: u32 = rounds.parse().unwrap_or(1).max(1);
+        let mut totals = vec![Duration::ZERO; five_minutes.len()];
+        for _ in 0..rounds {
+            cache.clear();
+            for (index, expr) in five_minutes.iter().enumerate() {
+                let started = std::time::Instant::now();
+                black_box(expr.eval_with(&store, now_ms, &mut cache).map(|r| r.len()).unwrap_or(0));
+                totals[index] += started.elapsed();
+            }
+        }
+        for (index, total) in totals.iter().enumerate() {
+            println!("{:>8.1} us  {}", total.as_secs_f64() * 1e6 / f64::from(rounds), EXPRESSIONS[index]);
+        }
+        return;
     }
 
     // TICKS=n runs n ticks with 5-minute windows instead of criterion, so
@@ -215,14 +244,14 @@ fn bench_eval(c: &mut Criterion) {
     if let Ok(ticks) = std::env::var("TICKS") {
         let ticks: usize = ticks.parse().unwrap_or(0);
         for _ in 0..ticks {
-            black_box(tick(&five_minutes, &store, now_ms));
+            black_box(tick(&five_minutes, &store, now_ms, &mut cache));
         }
         return;
     }
     let mut group = c.benchmark_group("eval");
     group.measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sample_size(30);
-    group.bench_function("tick_50_exprs_5000_series_5m", |b| b.iter(|| black_box(tick(&five_minutes, &store, now_ms))));
-    group.bench_function("tick_50_exprs_5000_series_1m", |b| b.iter(|| black_box(tick(&one_minute, &store, now_ms))));
+    group.bench_function("tick_50_exprs_5000_series_5m", |b| b.iter(|| black_box(tick(&five_minutes, &store, now_ms, &mut cache))));
+    group.bench_function("tick_50_exprs_5000_series_1m", |b| b.iter(|| black_box(tick(&one_minute, &store, now_ms, &mut cache))));
     group.finish();
 }
 

@@ -849,3 +849,21 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn hysteresis_wider_than_trigger_is_rejected() {
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nhysteresis = 20\nyellow = { above = 10 }\n",
+    ));
+    assert_eq!(position(&error), (5, 20));
+    assert!(error.message.contains("\"20%\""), "{}", error.message);
+}
+
+#[test]
+fn bad_receiver_is_not_also_unknown() {
+    let errors = main_errors(
+        "[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:1/metrics\"\n\n[[receiver]]\nname = \"oncall\"\nkind = \"slack\"\n\n[[route]]\nreceivers = [\"oncall\"]\n",
+    );
+    let error = only(errors);
+    assert!(error.message.contains("unknown receiver kind"), "{}", error.message);
+}

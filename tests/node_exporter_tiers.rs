@@ -47,7 +47,7 @@ fn start_node_exporter(textfile_dir: &Path, port: u16) -> ChildGuard {
 }
 
 /// Reads `andon_evaluations_total` from andon's own `/metrics`; 0 while
-/// andon is not answering yet.
+/// andon does not respond yet.
 async fn evaluations(andon_port: u16) -> u64 {
     let url = format!("http://127.0.0.1:{andon_port}/metrics");
     let Ok(response) = reqwest::get(&url).await else { return 0 };

@@ -211,3 +211,11 @@ async fn long_line_names_both_sizes() {
     assert!(matches!(err, ScrapeError::LineTooLong { line: 2, limit: 1000, .. }), "{message}");
     assert!(message.contains("1000"), "{message}");
 }
+
+#[tokio::test]
+async fn html_page_fails_the_scrape() {
+    let body = b"<html>\n<head><title>Node Exporter</title></head>\n</html>\n";
+    let url = serve(Behaviour::Respond(response("200 OK", &[("Content-Type", "text/html")], body))).await;
+    let err = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect_err("must fail");
+    assert!(matches!(err, ScrapeError::Unparsable { line: 1, .. }), "{err}");
+}

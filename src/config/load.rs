@@ -260,7 +260,18 @@ fn parse_document(source: &Source) -> Result<Document<&str>, ConfigErrors> {
             file: source.name.clone(),
             line,
             column,
-            message: format!("invalid TOML{found}: {}", error.message()),
+            message: format!("invalid TOML{found}: {}{}", error.message().trim_end(), yaml_hint(source)),
         }])
     })
+}
+
+/// A hint for a Prometheus YAML rule file given where andon's TOML belongs.
+fn yaml_hint(source: &Source) -> &'static str {
+    let yaml_name = source.name.ends_with(".yml") || source.name.ends_with(".yaml");
+    let prometheus_rules = source.text.lines().any(|line| line.trim_start().starts_with("groups:"));
+    if yaml_name || prometheus_rules {
+        " (this looks like YAML: andon config and rule files are TOML; write each Prometheus alert as a [[rule]] with name, expr and tiers)"
+    } else {
+        ""
+    }
 }

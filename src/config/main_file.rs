@@ -108,7 +108,10 @@ pub(crate) fn check_main(
         }
     }
 
-    let receiver_names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    // Routes are checked against every declared receiver name, including
+    // receivers with errors of their own, so one bad field is not reported
+    // a second time as an unknown receiver.
+    let receiver_names: Vec<&str> = seen.0.iter().map(|(name, _)| name.as_str()).collect();
     let mut routes = Vec::new();
     for section in checker.tables(root, "route", "[[route]]") {
         if let Some(route) = route(checker, section, &receiver_names) {
@@ -439,7 +442,7 @@ fn receiver(
         }
         Some((kind, _)) if kind == "stdout" => {
             checker.check_keys(section, STDOUT_KEYS);
-            Some(ReceiverKind::Stdout)
+            Some(ReceiverKind::Stdout { origin_ms: None })
         }
         Some((kind, start)) => {
             checker.error_at(

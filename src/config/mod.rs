@@ -137,7 +137,11 @@ pub enum ReceiverKind {
         timeout: Duration,
     },
     /// Lines on standard output; used by `andon demo`.
-    Stdout,
+    Stdout {
+        /// When set, times are printed as `+MM:SS` since this time (ms since
+        /// the Unix epoch) instead of as RFC 3339.
+        origin_ms: Option<i64>,
+    },
 }
 
 /// A receiver under `[[receiver]]`.

@@ -553,10 +553,23 @@ fn clear_threshold(
     }
     let band = hysteresis.map_or(0.0, |h| h.band(trigger));
     let Some((clear, start)) = checker.number(table, key) else {
-        return Some(match direction {
+        let clear = match direction {
             Direction::Above => trigger - band,
             Direction::Below => trigger + band,
-        });
+        };
+        // A band wider than the trigger itself moves the clear threshold
+        // across zero, which for rates, ratios and sizes means never: most
+        // often a percent written as a plain number.
+        let crosses_zero = trigger != 0.0 && clear.signum() != trigger.signum() && clear != 0.0;
+        if crosses_zero {
+            let field = checker.field(table, trigger_key).map(|f| f.value_start).unwrap_or(table.start);
+            checker.error_at(
+                field,
+                format!("hysteresis {band} puts the clear threshold of {trigger_key} = {trigger} at {clear}, across zero, so the tier would never clear: write the band as a percent such as \"20%\", or set {key} explicitly"),
+            );
+            return None;
+        }
+        return Some(clear);
     };
     let wrong_side = match direction {
         Direction::Above => clear > trigger,

@@ -40,6 +40,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let (number, after) = rest.split_at(digits);
         let unit_len = after.chars().take_while(char::is_ascii_alphabetic).count();
         let (unit, after) = after.split_at(unit_len);
+        if after.starts_with('.') && unit.is_empty() {
+            return Err(format!(
+                "durations take whole numbers: write \"{text}\" with a smaller unit, such as \"90s\" for \"1.5m\""
+            ));
+        }
+        if after.starts_with(char::is_whitespace) && unit.is_empty() {
+            return Err(String::from(
+                "a duration has no spaces: write the number and unit together, such as \"5s\"",
+            ));
+        }
         if unit.is_empty() {
             return Err(format!(
                 "\"{number}\" has no unit: add one, such as \"{number}s\""
@@ -106,6 +116,18 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fraction_names_whole_numbers() {
+        let message = parse_duration("1.5m").unwrap_err();
+        assert!(message.contains("whole numbers"), "{message}");
+    }
+
+    #[test]
+    fn space_is_named() {
+        let message = parse_duration("5 s").unwrap_err();
+        assert!(message.contains("no spaces"), "{message}");
+    }
 
     #[test]
     fn duration_parses_milliseconds() {

@@ -22,8 +22,12 @@ pub struct TargetHealth {
     pub scrape_failures_total: u64,
     pub parse_errors_total: u64,
     pub duplicates_total: u64,
-    /// When a failure was last logged, for rate limiting.
+    /// When a failed scrape was last logged, for rate limiting.
     last_warn_ms: Option<i64>,
+    /// When parse errors were last logged; kept apart from failures, and not
+    /// reset by a successful scrape, so a body with a bad line every scrape
+    /// is logged once a minute.
+    last_parse_warn_ms: Option<i64>,
     /// Whether the fallback format has been logged yet (logged once).
     fallback_logged: bool,
 }
@@ -51,8 +55,18 @@ impl TargetHealth {
                 self.body_bytes = scrape.body_bytes;
                 self.parse_errors_total += scrape.errors.len() as u64;
                 self.duplicates_total += scrape.duplicates as u64;
+                tracing::debug!(
+                    target.name = %target.name,
+                    duration_seconds = self.last_duration_seconds,
+                    samples.scraped = scrape.samples_scraped,
+                    samples.kept = scrape.samples.len(),
+                    parse_errors = scrape.errors.len(),
+                    duplicates = scrape.duplicates,
+                    body_bytes = scrape.body_bytes,
+                    "scraped"
+                );
                 if let Some(first) = scrape.errors.first() {
-                    self.warn_limited(at_ms, || {
+                    warn_limited(&mut self.last_parse_warn_ms, at_ms, || {
                         tracing::warn!(target.name = %target.name, target.url = %redact_url(&target.url), errors = scrape.errors.len(), first.line = first.line, first.column = first.column, first.message = %first.message, "lines in the scrape could not be parsed; the rest was used");
                     });
                 }
@@ -65,18 +79,20 @@ impl TargetHealth {
                 self.up = false;
                 self.scrape_failures_total += 1;
                 self.last_error = Some(err.to_string());
-                self.warn_limited(at_ms, || {
+                warn_limited(&mut self.last_warn_ms, at_ms, || {
                     tracing::warn!(target.name = %target.name, target.url = %redact_url(&target.url), error = %err, "scrape failed");
                 });
             }
         }
     }
 
-    fn warn_limited(&mut self, at_ms: i64, log: impl FnOnce()) {
-        let due = self.last_warn_ms.is_none_or(|last| at_ms - last >= WARN_EVERY_MS);
-        if due {
-            self.last_warn_ms = Some(at_ms);
-            log();
-        }
+}
+
+/// Runs `log` unless it ran less than a minute before `at_ms`.
+fn warn_limited(last: &mut Option<i64>, at_ms: i64, log: impl FnOnce()) {
+    let due = last.is_none_or(|last| at_ms - last >= WARN_EVERY_MS);
+    if due {
+        *last = Some(at_ms);
+        log();
     }
 }

@@ -29,7 +29,7 @@ pub use health::TargetHealth;
 /// The name of the built-in rule that reports targets whose scrapes fail.
 pub const TARGET_DOWN_RULE: &str = "TargetDown";
 
-/// Why the daemon could not start.
+/// An error that stops the daemon from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("rule {rule:?}: {source}")]
@@ -46,11 +46,14 @@ pub struct Options {
     /// How long shutdown waits for queued notifications.
     pub shutdown_grace: Duration,
     pub retry: RetryPolicy,
+    /// Delay the first scrape by a random part of the scrape interval, so
+    /// sidecars started together do not scrape in lockstep.
+    pub jitter: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { shutdown_grace: Duration::from_secs(10), retry: RetryPolicy::default() }
+        Options { shutdown_grace: Duration::from_secs(10), retry: RetryPolicy::default(), jitter: true }
     }
 }
 
@@ -65,6 +68,11 @@ struct Daemon {
     notifier: Notifier,
     clock: Arc<dyn Clock>,
     status: SharedStatus,
+    /// Each rule's name and the metric names it reads, until the first
+    /// successful scrape round has been checked against them.
+    unchecked_names: Option<Vec<(String, Vec<String>)>>,
+    /// Metric names seen in successful scrapes, until that check.
+    seen_names: HashSet<String>,
 }
 
 /// Runs until `shutdown` completes, then drains the notifier.
@@ -84,7 +92,8 @@ pub async fn run(
     let scrape_every = daemon.clock.real_duration(config.global.scrape_interval);
     let evaluate_every = daemon.clock.real_duration(config.global.evaluation_interval);
 
-    let mut scrape_tick = tokio::time::interval(scrape_every);
+    let offset = if options.jitter { scrape_every.mul_f64(rand::random::<f64>()) } else { Duration::ZERO };
+    let mut scrape_tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, scrape_every);
     scrape_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut evaluate_tick = tokio::time::interval(evaluate_every);
     evaluate_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -104,6 +113,7 @@ pub async fn run(
 
     tracing::info!(grace = ?options.shutdown_grace, "shutting down; delivering queued notifications");
     daemon.notifier.shutdown(options.shutdown_grace).await;
+    tracing::info!("andon stopped");
     Ok(())
 }
 
@@ -122,12 +132,22 @@ fn log_banner(config: &Config, address: std::net::SocketAddr) {
 
 impl Daemon {
     fn new(config: &Config, clock: Arc<dyn Clock>, options: Options, status: SharedStatus) -> Result<Daemon, DaemonError> {
+        let notifier = Notifier::start(config, options.retry);
+        status.lock().deliveries = notifier.stats();
         let mut rules = Vec::new();
         for rule in config.rules.iter().cloned().chain([target_down_rule(config)]) {
             let expr = Expr::parse(&rule.expr).map_err(|source| DaemonError::Expr { rule: rule.name.clone(), source })?;
             rules.push((rule, expr));
         }
         let keep = metric_filter(rules.iter().map(|(_, expr)| expr));
+        let unchecked_names = rules
+            .iter()
+            .filter(|(rule, _)| rule.name != TARGET_DOWN_RULE)
+            .map(|(rule, expr)| (rule.name.clone(), expr.metric_names().unwrap_or_default()))
+            .collect();
+        if config.receivers.is_empty() {
+            tracing::warn!("no [[receiver]] is configured: transitions are only logged");
+        }
         let retention = rules.iter().map(|(_, expr)| expr.lookback_ms()).max().unwrap_or(0)
             + 2 * config.global.scrape_interval.as_millis() as i64;
 
@@ -147,9 +167,11 @@ impl Daemon {
             keep,
             store: Store::new(retention),
             engine: Engine::new(rules),
-            notifier: Notifier::start(config, options.retry),
+            notifier,
             clock,
             status,
+            unchecked_names: Some(unchecked_names),
+            seen_names: HashSet::new(),
         })
     }
 
@@ -166,9 +188,26 @@ impl Daemon {
         for (index, outcome) in outcomes.into_iter().enumerate() {
             self.store_outcome(index, at_ms, outcome);
         }
+        self.check_metric_names();
         let mut status = self.status.lock();
         status.targets = self.health.clone();
         status.ready = true;
+    }
+
+    /// Warns once, after the first round in which a target answered, about
+    /// every metric a rule reads that no target exposes: usually a typo in
+    /// the rule, which would otherwise stay silent forever.
+    fn check_metric_names(&mut self) {
+        if !self.health.iter().any(|health| health.up) {
+            return;
+        }
+        let Some(rules) = self.unchecked_names.take() else { return };
+        for (rule, names) in rules {
+            for name in names.iter().filter(|name| !self.seen_names.contains(*name) && !is_synthetic(name)) {
+                tracing::warn!(rule.name = %rule, metric = %name, "no target exposes a metric this rule reads; check the name");
+            }
+        }
+        self.seen_names = HashSet::new();
     }
 
     fn store_outcome(&mut self, index: usize, at_ms: i64, outcome: ScrapeOutcome) {
@@ -177,6 +216,10 @@ impl Daemon {
         health.record(target, &outcome, at_ms);
         let up = match outcome.result {
             Ok(scrape) => {
+                if self.unchecked_names.is_some() {
+                    let names = scrape.samples.iter().filter_map(|(labels, _, _)| labels.metric_name());
+                    self.seen_names.extend(names.map(str::to_owned));
+                }
                 self.store.ingest_scrape(&target.name, at_ms, scrape.samples);
                 1.0
             }
@@ -222,6 +265,11 @@ fn log_transition(transition: &Transition) {
         alert.fingerprint = %transition.fingerprint,
         "tier changed"
     );
+}
+
+/// Tells whether the daemon writes `name` itself rather than scraping it.
+fn is_synthetic(name: &str) -> bool {
+    matches!(name, "up" | "scrape_duration_seconds")
 }
 
 /// The metric names rules read, or `None` when some selector has no fixed

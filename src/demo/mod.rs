@@ -60,15 +60,16 @@ pub async fn run(speed: f64, shutdown: impl Future<Output = ()>) -> Result<(), D
         rules_path.display()
     );
 
-    let config = demo_config(format!("http://{address}/metrics"), rules);
-    let phases = print_phases(simulator.clone(), clock.clone());
+    let config = demo_config(format!("http://{address}/metrics"), rules, simulator.start_ms());
+    let phases = print_phases(simulator.clone());
     let ended = async move {
         tokio::select! {
             _ = shutdown => {}
             _ = tokio::time::sleep(real_length) => {}
         }
     };
-    let result = daemon::run(config, clock, daemon::Options::default(), ended).await;
+    let options = daemon::Options { jitter: false, ..daemon::Options::default() };
+    let result = daemon::run(config, clock, options, ended).await;
     phases.abort();
     result?;
     println!("andon demo: profile finished");
@@ -76,13 +77,14 @@ pub async fn run(speed: f64, shutdown: impl Future<Output = ()>) -> Result<(), D
 }
 
 /// Prints a line whenever the profile enters a new phase.
-fn print_phases(simulator: Arc<Simulator>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
+fn print_phases(simulator: Arc<Simulator>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = "";
         loop {
             let phase = profile::phase_at(simulator.profile_seconds());
             if phase != last {
-                println!("{} == load test phase: {phase} ==", crate::clock::rfc3339(clock.now_ms()));
+                let time = crate::notify::stdout_offset((simulator.profile_seconds() * 1000.0) as i64);
+                println!("{time} == load test phase: {phase} ==");
                 last = phase;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -90,7 +92,7 @@ fn print_phases(simulator: Arc<Simulator>, clock: Arc<dyn Clock>) -> tokio::task
     })
 }
 
-fn demo_config(url: String, rules: Vec<config::Rule>) -> Config {
+fn demo_config(url: String, rules: Vec<config::Rule>, origin_ms: i64) -> Config {
     let global = Global {
         scrape_interval: Duration::from_secs(1),
         evaluation_interval: Duration::from_secs(1),
@@ -114,7 +116,7 @@ fn demo_config(url: String, rules: Vec<config::Rule>) -> Config {
         path: PathBuf::from("(built-in demo config)"),
         global,
         targets: vec![target],
-        receivers: vec![Receiver { name: "stdout".to_owned(), kind: ReceiverKind::Stdout }],
+        receivers: vec![Receiver { name: "stdout".to_owned(), kind: ReceiverKind::Stdout { origin_ms: Some(origin_ms) } }],
         routes: Vec::new(),
         rules,
     }

@@ -60,6 +60,11 @@ impl Simulator {
         Simulator { clock, start_ms, counters: Mutex::new(counters) }
     }
 
+    /// When the profile started, in ms since the Unix epoch on the demo clock.
+    pub fn start_ms(&self) -> i64 {
+        self.start_ms
+    }
+
     /// Seconds since the profile started, on the demo clock.
     pub fn profile_seconds(&self) -> f64 {
         (self.clock.now_ms() - self.start_ms) as f64 / 1000.0

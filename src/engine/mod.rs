@@ -21,7 +21,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::Rule;
-use crate::expr::{Expr, ExprError};
+use crate::expr::{Expr, ExprError, TickCache};
 use crate::labels::Labels;
 use crate::store::Store;
 
@@ -222,6 +222,8 @@ impl RuleRunner {
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<RuleRunner>,
+    /// Range-function results shared by the rules of one `evaluate` call.
+    tick_cache: TickCache,
 }
 
 impl Engine {
@@ -231,7 +233,7 @@ impl Engine {
             .into_iter()
             .map(|(rule, expr)| RuleRunner::new(rule, expr))
             .collect();
-        Engine { rules }
+        Engine { rules, tick_cache: TickCache::new() }
     }
 
     /// Evaluates every rule at `at_ms` and returns the transitions, in rule
@@ -243,7 +245,7 @@ impl Engine {
         let mut transitions = Vec::new();
         for index in 0..self.rules.len() {
             let runner = &mut self.rules[index];
-            let values = match runner.expr.eval(store, at_ms) {
+            let values = match runner.expr.eval_with(store, at_ms, &mut self.tick_cache) {
                 Ok(values) => values,
                 Err(error) => {
                     runner

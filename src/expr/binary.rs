@@ -3,7 +3,7 @@
 //! `VectorBinop` and `VectorAnd`/`VectorOr`/`VectorUnless`.
 
 
-use super::eval::Evaluator;
+use super::eval::{check_dropped_names, Evaluator};
 use super::plan::{BinOp, Binary, Card};
 use super::keys::{hash_pairs, KeyIndex, PairList};
 use super::value::{Sample, Value};
@@ -18,8 +18,8 @@ pub fn binary<'s>(ev: &Evaluator<'s>, bin: &Binary, ts: i64) -> Result<Value<'s>
             let (value, keep) = element_op(bin.op, l, r);
             Ok(Value::Scalar(if bin.op.is_comparison() { f64::from(u8::from(keep)) } else { value }))
         }
-        (Value::Vector(v), Value::Scalar(s)) => Ok(Value::Vector(vector_scalar(bin, v, s, false))),
-        (Value::Scalar(s), Value::Vector(v)) => Ok(Value::Vector(vector_scalar(bin, v, s, true))),
+        (Value::Vector(v), Value::Scalar(s)) => check_dropped_names(&bin.lhs, Value::Vector(vector_scalar(bin, v, s, false))),
+        (Value::Scalar(s), Value::Vector(v)) => check_dropped_names(&bin.rhs, Value::Vector(vector_scalar(bin, v, s, true))),
         (Value::Vector(l), Value::Vector(r)) => match bin.op {
             BinOp::And => Ok(Value::Vector(and_unless(bin, l, &r, true))),
             BinOp::Unless => Ok(Value::Vector(and_unless(bin, l, &r, false))),

@@ -1,12 +1,15 @@
 //! The tree walk: evaluates a [`Node`] at one timestamp over the store.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::functions::Func;
 use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
+use super::tick::{ResultKey, TickCache};
 use super::value::{Matrix, RangeSeries, Sample, Value};
-use super::{aggregate, binary, functions, ExprError};
+use super::{aggregate, binary, functions, range as range_fns, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::store::{is_stale_marker, Series, SeriesRef, Store};
 
@@ -44,6 +47,8 @@ pub struct Evaluator<'s> {
     /// The time of the whole query, which `@ start()` and `@ end()` mean.
     pub query_ms: i64,
     pub default_step_ms: i64,
+    /// Range-function results shared with the other rules of the tick.
+    pub tick: Option<&'s RefCell<TickCache>>,
 }
 
 impl<'s> Evaluator<'s> {
@@ -54,7 +59,9 @@ impl<'s> Evaluator<'s> {
             Node::Selector(selector) => Ok(Value::Vector(self.instant(selector, ts))),
             Node::Range { selector, range_ms } => Ok(Value::Matrix(self.range(selector, *range_ms, ts))),
             Node::Subquery(subquery) => Ok(Value::Matrix(self.subquery(subquery, ts)?)),
-            Node::Call { func, args, regex } => functions::call(self, *func, args, regex.as_ref(), ts),
+            Node::Call { func, args, regex } => {
+                check_dropped_names(node, functions::call(self, *func, args, regex.as_ref(), ts)?)
+            }
             Node::Aggregate(agg) => aggregate::aggregate(self, agg, ts),
             Node::Binary(bin) => binary::binary(self, bin, ts),
             Node::Negate(inner) => Ok(negate(self.eval(inner, ts)?)),
@@ -118,30 +125,100 @@ impl<'s> Evaluator<'s> {
         let series = self
             .matching(selector)
             .into_iter()
-            .filter_map(|series| {
-                let window = series.window(end_ms.saturating_sub(range_ms), end_ms);
-                let samples: Cow<'s, [(i64, f64)]> = if window.has_stale {
-                    Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
-                } else {
-                    Cow::Borrowed(window.samples)
-                };
-                (!samples.is_empty()).then(|| RangeSeries {
-                    labels: Cow::Borrowed(series.labels()),
-                    drop_name: false,
-                    samples,
-                    may_reset: window.has_stale || window.has_reset,
-                })
-            })
+            .filter_map(|series| range_series(series, end_ms.saturating_sub(range_ms), end_ms))
             .collect();
         Matrix { series, end_ms, range_ms }
+    }
+
+    /// Applies the range function `func` to `selector[range_ms]` through the
+    /// tick's shared results, computing only those of series that no other
+    /// rule of the tick has read with the same function and window. Returns
+    /// `None` when the call cannot be shared: without a tick cache, or inside
+    /// a subquery, whose steps are at other times than the query's.
+    pub fn shared_range_call(
+        &self,
+        func: Func,
+        param: f64,
+        selector: &Selector,
+        range_ms: i64,
+        ts: i64,
+    ) -> Option<Vec<Sample<'s>>> {
+        let tick = self.tick.filter(|_| ts == self.query_ms)?;
+        // A panic cannot leave the cache borrowed: the borrow ends with
+        // this function, and evaluation never re-enters it.
+        let mut cache = tick.borrow_mut();
+        cache.begin(self.store, self.query_ms);
+
+        let end_ms = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
+        let start_ms = end_ms.saturating_sub(range_ms);
+        let window = Matrix { series: Vec::new(), end_ms, range_ms };
+        let mut key = ResultKey {
+            func,
+            param_bits: param.to_bits(),
+            group: usize::MAX,
+            range_ms,
+            end_offset_ms: end_ms.saturating_sub(self.query_ms),
+        };
+        let matched = self.matching_refs(selector);
+
+        // Load the window edges of the series still to compute before
+        // reading their windows, so that their memory reads overlap.
+        let mut table = 0;
+        let mut preloaded = 0i64;
+        for &(series_ref, series) in &matched {
+            if series_ref.group() != key.group {
+                key.group = series_ref.group();
+                table = cache.table(key, self.store.group_len(key.group));
+            }
+            if cache.get(table, series_ref.position()).is_none() {
+                preloaded ^= series.preload_window(start_ms);
+            }
+        }
+        std::hint::black_box(preloaded);
+
+        key.group = usize::MAX;
+        let mut out = Vec::new();
+        for (series_ref, series) in matched {
+            // The selector cache lists series group by group, so the table
+            // lookup runs once per group.
+            if series_ref.group() != key.group {
+                key.group = series_ref.group();
+                table = cache.table(key, self.store.group_len(key.group));
+            }
+            let value = match cache.get(table, series_ref.position()) {
+                Some(value) => value,
+                None => {
+                    let value = range_series(series, start_ms, end_ms)
+                        .and_then(|samples| range_fns::apply(func, &samples, &window, param, ts));
+                    cache.set(table, series_ref.position(), value);
+                    value
+                }
+            };
+            if let Some(value) = value {
+                out.push(Sample {
+                    labels: Cow::Borrowed(series.labels()),
+                    // last_over_time keeps the metric name, as in `range::call`.
+                    drop_name: func != Func::LastOverTime,
+                    value,
+                    t_ms: ts,
+                });
+            }
+        }
+        Some(out)
     }
 
     /// Returns the series that `selector` matches, from the cache unless
     /// series were added or removed since it was filled.
     fn matching(&self, selector: &Selector) -> Vec<&'s Series> {
+        self.matching_refs(selector).into_iter().map(|(_, series)| series).collect()
+    }
+
+    /// Returns the series that `selector` matches with their positions, in
+    /// store order, so grouped by metric name.
+    fn matching_refs(&self, selector: &Selector) -> Vec<(SeriesRef, &'s Series)> {
         let key = self.store.series_set_key();
         let Some(cache) = self.selector_cache.get(selector.id) else {
-            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).map(|(_, s)| s).collect();
+            return self.store.series_named(selector.name.as_deref()).filter(|(_, s)| matches(selector, s)).collect();
         };
         // A panic while the lock was held leaves a cache that is at worst
         // stale, and the key check below refills it.
@@ -155,7 +232,11 @@ impl<'s> Evaluator<'s> {
                 .collect();
             cache.key = Some(key);
         }
-        cache.series.iter().filter_map(|&series_ref| self.store.series_at(series_ref)).collect()
+        cache
+            .series
+            .iter()
+            .filter_map(|&series_ref| Some((series_ref, self.store.series_at(series_ref)?)))
+            .collect()
     }
 
     /// Evaluates the inner expression at every multiple of the step in
@@ -210,6 +291,82 @@ fn matches(selector: &Selector, series: &Series) -> bool {
         // The name index has already applied this matcher.
         LabelMatcher::Equal(n, v) if n == METRIC_NAME && Some(v.as_str()) == name => true,
         _ => m.matches(super::value::label_value(series.labels(), m.name())),
+    })
+}
+
+/// Raises Prometheus's error for two equal label sets in the result of a
+/// function or of an operator between a vector and a scalar, as Prometheus
+/// checks after every such step. Only results of series with different
+/// names can collide once names are dropped, so the check runs only when
+/// `node`, the step or its vector operand, reads more than one name.
+/// Vector matching needs no check: its own errors already rule out equal
+/// label sets in its result.
+pub fn check_dropped_names<'s>(node: &Node, value: Value<'s>) -> Result<Value<'s>, ExprError> {
+    if let Value::Vector(samples) = &value {
+        let dropped = samples.iter().any(|sample| sample.drop_name);
+        if dropped && selector_names(node) == SelectorNames::Several && !one_dropped_name(samples) {
+            functions::check_unique_labels(samples)?;
+        }
+    }
+    Ok(value)
+}
+
+/// Tells whether every sample had its name dropped and all had the same name
+/// (or none), as after `(a / b) * 100`: such label sets were distinct before the
+/// drop and stay distinct, so the costly check can be skipped.
+fn one_dropped_name(samples: &[Sample<'_>]) -> bool {
+    let Some(first) = samples.first() else {
+        return true;
+    };
+    let name = first.labels.metric_name();
+    samples.iter().all(|sample| sample.drop_name && sample.labels.metric_name() == name)
+}
+
+/// The metric names that the selectors under a node read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SelectorNames<'n> {
+    None,
+    One(&'n str),
+    /// More than one name, or a selector without a fixed name.
+    Several,
+}
+
+fn selector_names(node: &Node) -> SelectorNames<'_> {
+    match node {
+        Node::Selector(selector) | Node::Range { selector, .. } => {
+            selector.name.as_deref().map_or(SelectorNames::Several, SelectorNames::One)
+        }
+        Node::Subquery(subquery) => selector_names(&subquery.expr),
+        Node::Call { args, .. } => args.iter().map(selector_names).fold(SelectorNames::None, merge_names),
+        Node::Aggregate(agg) => selector_names(&agg.expr),
+        Node::Binary(bin) => merge_names(selector_names(&bin.lhs), selector_names(&bin.rhs)),
+        Node::Negate(inner) => selector_names(inner),
+        Node::Number(_) | Node::String(_) => SelectorNames::None,
+    }
+}
+
+fn merge_names<'n>(a: SelectorNames<'n>, b: SelectorNames<'n>) -> SelectorNames<'n> {
+    match (a, b) {
+        (SelectorNames::None, other) | (other, SelectorNames::None) => other,
+        (SelectorNames::One(x), SelectorNames::One(y)) if x == y => a,
+        _ => SelectorNames::Several,
+    }
+}
+
+/// Returns the samples of `series` in `(start_ms, end_ms]` without stale
+/// markers, or `None` when there are none.
+fn range_series(series: &Series, start_ms: i64, end_ms: i64) -> Option<RangeSeries<'_>> {
+    let window = series.window(start_ms, end_ms);
+    let samples: Cow<'_, [(i64, f64)]> = if window.has_stale {
+        Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
+    } else {
+        Cow::Borrowed(window.samples)
+    };
+    (!samples.is_empty()).then(|| RangeSeries {
+        labels: Cow::Borrowed(series.labels()),
+        drop_name: false,
+        samples,
+        may_reset: window.has_stale || window.has_reset,
     })
 }
 

@@ -12,7 +12,7 @@ use super::{histogram, range, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 
 /// The functions andon evaluates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Func {
     // Range-vector functions.
     Rate,
@@ -56,7 +56,7 @@ pub enum Func {
 }
 
 /// Functions that map each value on its own and drop the metric name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MathFn {
     Abs,
     Ceil,
@@ -84,7 +84,7 @@ pub enum MathFn {
 }
 
 /// Calendar functions of a Unix time in seconds, in UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DateFn {
     DayOfWeek,
     DayOfMonth,

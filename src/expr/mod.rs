@@ -11,16 +11,20 @@ mod keys;
 mod plan;
 mod range;
 mod source;
+mod tick;
 mod value;
 
 use crate::labels::Labels;
 use crate::store::Store;
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use eval::{Evaluator, SelectorCache, DEFAULT_SUBQUERY_STEP_MS, LOOKBACK_MS};
 use plan::Node;
 use value::Value;
+
+pub use tick::TickCache;
 
 /// An expression that failed to parse or uses something andon cannot
 /// evaluate.
@@ -101,11 +105,27 @@ impl Expr {
     /// Evaluates at `at_ms` and returns one value per output series. A scalar
     /// result is returned as one series with no labels.
     pub fn eval(&self, store: &Store, at_ms: i64) -> Result<Vec<(Labels, f64)>, ExprError> {
+        self.eval_in(store, at_ms, None)
+    }
+
+    /// Evaluates as [`Expr::eval`] does, sharing range-function results
+    /// with the other expressions evaluated at `at_ms` through `cache`.
+    pub fn eval_with(&self, store: &Store, at_ms: i64, cache: &mut TickCache) -> Result<Vec<(Labels, f64)>, ExprError> {
+        // The cell is moved back out below, so the cache keeps its memory
+        // for the next rule and tick.
+        let cell = RefCell::new(std::mem::take(cache));
+        let result = self.eval_in(store, at_ms, Some(&cell));
+        *cache = cell.into_inner();
+        result
+    }
+
+    fn eval_in(&self, store: &Store, at_ms: i64, tick: Option<&RefCell<TickCache>>) -> Result<Vec<(Labels, f64)>, ExprError> {
         let evaluator = Evaluator {
             store,
             query_ms: at_ms,
             default_step_ms: self.subquery_step_ms,
             selector_cache: &self.selector_cache,
+            tick,
         };
         let samples = match evaluator.eval(&self.root, at_ms)? {
             Value::Scalar(value) => return Ok(vec![(Labels::new(), value)]),

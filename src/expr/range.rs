@@ -17,6 +17,14 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         _ => (args.first(), None),
     };
     let matrix_node = matrix_node.ok_or_else(|| internal("missing range argument"))?;
+    let param = scalar.unwrap_or(f64::NAN);
+    if let Node::Range { selector, range_ms } = matrix_node {
+        if func != Func::AbsentOverTime {
+            if let Some(samples) = ev.shared_range_call(func, param, selector, *range_ms, ts) {
+                return Ok(Value::Vector(samples));
+            }
+        }
+    }
     let matrix = ev.matrix(matrix_node, ts)?;
 
     if func == Func::AbsentOverTime {
@@ -24,7 +32,6 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         return Ok(Value::Vector(if absent { vec![absent_sample(matrix_node, ts)] } else { Vec::new() }));
     }
 
-    let param = scalar.unwrap_or(f64::NAN);
     let mut out = Vec::with_capacity(matrix.series.len());
     for series in &matrix.series {
         if let Some(value) = apply(func, series, &matrix, param, ts) {
@@ -46,7 +53,7 @@ fn first(args: &[Node]) -> Result<&Node, ExprError> {
 }
 
 /// Computes one series' result; `None` leaves the series out.
-fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, ts: i64) -> Option<f64> {
+pub(super) fn apply(func: Func, series: &RangeSeries<'_>, matrix: &Matrix<'_>, param: f64, ts: i64) -> Option<f64> {
     let samples: &[(i64, f64)] = &series.samples;
     let values = || samples.iter().map(|&(_, v)| v);
     let &(_, last) = samples.last()?;

@@ -593,6 +593,46 @@ fn rate_of_same_labels_after_name_drop_is_an_error() {
     assert!(expr.eval(&store, 20 * S).is_err());
 }
 
+/// Two series whose labels are equal once their names are dropped.
+fn store_of_a_and_b() -> Store {
+    let mut store = store();
+    load(&mut store, &labels("a", &[("job", "x")]), &[(10, 1.0), (20, 2.0)]);
+    load(&mut store, &labels("b", &[("job", "x")]), &[(10, 1.0), (20, 2.0)]);
+    store
+}
+
+#[test]
+fn aggregated_rate_of_same_labels_is_an_error() {
+    let expr = Expr::parse(r#"sum(rate({__name__=~"a|b"}[1m]))"#).expect("parses");
+    let result = expr.eval(&store_of_a_and_b(), 20 * S);
+    assert_eq!(result.map_err(|e| e.message), Err("vector cannot contain metrics with the same labelset".to_string()));
+}
+
+#[test]
+fn aggregated_arithmetic_of_same_labels_is_an_error() {
+    let expr = Expr::parse(r#"count({__name__=~"a|b"} * 2)"#).expect("parses");
+    assert!(expr.eval(&store_of_a_and_b(), 20 * S).is_err());
+}
+
+#[test]
+fn aggregated_filter_keeps_names() {
+    // A comparison without `bool` keeps the names, so a and b stay apart.
+    let expr = Expr::parse(r#"count({__name__=~"a|b"} > 0)"#).expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 2.0)]);
+}
+
+#[test]
+fn vector_match_of_two_names_is_not_checked() {
+    let expr = Expr::parse("sum(a / b)").expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 1.0)]);
+}
+
+#[test]
+fn scalar_op_after_vector_match_is_not_checked() {
+    let expr = Expr::parse("sum((a / b) * 2)").expect("parses");
+    assert_eq!(expr.eval(&store_of_a_and_b(), 20 * S).expect("evaluates"), vec![(Labels::new(), 2.0)]);
+}
+
 #[test]
 fn selector_cache_sees_new_series() {
     let mut store = store();
@@ -699,4 +739,66 @@ fn aggregation_of_owned_labels_regroups_each_time() {
     let expr = Expr::parse(r#"sum by (v) (count_values("v", m))"#).expect("parses");
     assert_eq!(expr.eval(&store, 15 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "1")]), 1.0)]);
     assert_eq!(expr.eval(&store, 25 * S).expect("evaluates"), vec![(Labels::from_pairs([("v", "2")]), 1.0)]);
+}
+
+/// Builds a store of two counters and a gauge, with a reset and a stale
+/// marker.
+fn shared_store() -> Store {
+    let mut store = store();
+    let a = labels("c", &[("job", "a")]);
+    let b = labels("c", &[("job", "b")]);
+    let g = labels("g", &[("job", "a")]);
+    load(&mut store, &a, &[(0, 1.0), (15, 5.0), (30, 2.0), (45, 9.0), (60, 12.0)]);
+    load(&mut store, &b, &[(0, 10.0), (15, 20.0), (30, STALE_MARKER), (45, 40.0), (60, 50.0)]);
+    load(&mut store, &g, &[(0, 3.0), (15, 1.0), (30, 4.0), (45, 1.0), (60, 5.0)]);
+    store
+}
+
+/// Expressions whose range calls share results within one tick, in an
+/// order where later ones read windows that earlier ones filled.
+const SHARED_EXPRESSIONS: [&str; 10] = [
+    "rate(c[1m])",
+    "sum(rate(c[1m]))",
+    "rate(c{job=\"b\"}[1m])",
+    "increase(c[1m])",
+    "rate(c[30s])",
+    "rate(c[1m] offset 15s)",
+    "quantile_over_time(0.5, g[1m])",
+    "quantile_over_time(0.9, g[1m])",
+    "last_over_time(g[1m])",
+    "max_over_time(rate(c[30s])[1m:15s])",
+];
+
+#[test]
+fn tick_cache_matches_plain_eval() {
+    let store = shared_store();
+    let mut cache = TickCache::new();
+    for source in SHARED_EXPRESSIONS {
+        let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        let plain = expr.eval(&store, 65 * S);
+        let shared = expr.eval_with(&store, 65 * S, &mut cache);
+        assert_eq!(format!("{shared:?}"), format!("{plain:?}"), "{source}");
+    }
+}
+
+#[test]
+fn tick_cache_recomputes_after_append() {
+    let mut store = shared_store();
+    let mut cache = TickCache::new();
+    let expr = Expr::parse("rate(c{job=\"a\"}[1m])").unwrap_or_else(|e| panic!("{e:?}"));
+    let before = expr.eval_with(&store, 65 * S, &mut cache);
+    store.append(&labels("c", &[("job", "a")]), 62 * S, 30.0);
+    let after = expr.eval_with(&store, 65 * S, &mut cache);
+    assert_eq!(format!("{after:?}"), format!("{:?}", expr.eval(&store, 65 * S)));
+    assert_ne!(format!("{after:?}"), format!("{before:?}"));
+}
+
+#[test]
+fn tick_cache_recomputes_at_new_time() {
+    let store = shared_store();
+    let mut cache = TickCache::new();
+    let expr = Expr::parse("rate(c[1m])").unwrap_or_else(|e| panic!("{e:?}"));
+    expr.eval_with(&store, 65 * S, &mut cache).unwrap_or_else(|e| panic!("{e:?}"));
+    let later = expr.eval_with(&store, 70 * S, &mut cache);
+    assert_eq!(format!("{later:?}"), format!("{:?}", expr.eval(&store, 70 * S)));
 }

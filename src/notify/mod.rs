@@ -8,6 +8,8 @@ mod route;
 mod stdout;
 pub mod webhook;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -18,6 +20,7 @@ use crate::config::{Config, Receiver, ReceiverKind};
 use crate::engine::Transition;
 
 pub use route::Router;
+pub use stdout::offset as stdout_offset;
 
 /// Why a delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,9 @@ impl NotifyError {
 /// Retry policy for one delivery.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
+    /// Attempts before a transition is dropped. The default retries until
+    /// the delivery succeeds or andon shuts down: a page must not be lost
+    /// because its receiver was down for a minute.
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
@@ -51,7 +57,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 8,
+            max_attempts: u32::MAX,
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
         }
@@ -70,11 +76,32 @@ impl RetryPolicy {
     }
 }
 
+/// Delivery counts of one receiver, for andon's own `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeliveryCounts {
+    pub delivered: u64,
+    /// Attempts that failed and were retried.
+    pub retried: u64,
+    /// Transitions given up on: rejected by the receiver, or out of attempts.
+    pub dropped: u64,
+}
+
+/// Delivery counts per receiver name, shared with the HTTP server.
+pub type DeliveryStats = Arc<Mutex<BTreeMap<String, DeliveryCounts>>>;
+
+fn count(stats: &DeliveryStats, receiver: &str, update: impl FnOnce(&mut DeliveryCounts)) {
+    let mut stats = match stats.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    update(stats.entry(receiver.to_owned()).or_default());
+}
+
 /// A receiver that delivers one transition.
 #[derive(Debug)]
 enum Sink {
     Webhook(webhook::Webhook),
-    Stdout,
+    Stdout { origin_ms: Option<i64> },
 }
 
 impl Sink {
@@ -88,15 +115,15 @@ impl Sink {
                 external_url: external_url.to_owned(),
                 client: client.clone(),
             }),
-            ReceiverKind::Stdout => Sink::Stdout,
+            ReceiverKind::Stdout { origin_ms } => Sink::Stdout { origin_ms: *origin_ms },
         }
     }
 
     async fn deliver(&self, transition: &Transition) -> Result<(), NotifyError> {
         match self {
             Sink::Webhook(webhook) => webhook.deliver(transition).await,
-            Sink::Stdout => {
-                stdout::print(transition);
+            Sink::Stdout { origin_ms } => {
+                stdout::print(transition, *origin_ms);
                 Ok(())
             }
         }
@@ -109,6 +136,7 @@ pub struct Notifier {
     router: Router,
     queues: Vec<(String, mpsc::UnboundedSender<Transition>)>,
     tasks: Vec<JoinHandle<()>>,
+    stats: DeliveryStats,
 }
 
 impl Notifier {
@@ -120,14 +148,21 @@ impl Notifier {
             .unwrap_or_default();
         let mut queues = Vec::new();
         let mut tasks = Vec::new();
+        let stats = DeliveryStats::default();
         for receiver in &config.receivers {
             let sink = Sink::new(receiver, &config.global.external_url, &client);
             let (sender, queue) = mpsc::unbounded_channel();
-            tasks.push(tokio::spawn(run_receiver(receiver.name.clone(), sink, queue, retry)));
+            count(&stats, &receiver.name, |_| {});
+            tasks.push(tokio::spawn(run_receiver(receiver.name.clone(), sink, queue, retry, stats.clone())));
             queues.push((receiver.name.clone(), sender));
         }
         let router = Router::new(config.routes.clone(), config.receivers.iter().map(|r| r.name.clone()).collect());
-        Notifier { router, queues, tasks }
+        Notifier { router, queues, tasks, stats }
+    }
+
+    /// Delivery counts per receiver, updated as deliveries happen.
+    pub fn stats(&self) -> DeliveryStats {
+        self.stats.clone()
     }
 
     /// Queues `transition` for every receiver its routes name.
@@ -158,25 +193,29 @@ async fn run_receiver(
     sink: Sink,
     mut queue: mpsc::UnboundedReceiver<Transition>,
     retry: RetryPolicy,
+    stats: DeliveryStats,
 ) {
     while let Some(transition) = queue.recv().await {
-        deliver_with_retry(&name, &sink, &transition, retry).await;
+        deliver_with_retry(&name, &sink, &transition, retry, &stats).await;
     }
 }
 
-async fn deliver_with_retry(name: &str, sink: &Sink, transition: &Transition, retry: RetryPolicy) {
+async fn deliver_with_retry(name: &str, sink: &Sink, transition: &Transition, retry: RetryPolicy, stats: &DeliveryStats) {
     for attempt in 1..=retry.max_attempts {
         match sink.deliver(transition).await {
             Ok(()) => {
+                count(stats, name, |c| c.delivered += 1);
                 tracing::debug!(receiver.name = name, alert.fingerprint = %transition.fingerprint, attempt, "delivered");
                 return;
             }
             Err(err) if err.is_retryable() && attempt < retry.max_attempts => {
+                count(stats, name, |c| c.retried += 1);
                 let wait = retry.backoff(attempt);
                 tracing::warn!(receiver.name = name, alert.fingerprint = %transition.fingerprint, attempt, retry_in = ?wait, error = %err, "delivery failed, retrying");
                 tokio::time::sleep(wait).await;
             }
             Err(err) => {
+                count(stats, name, |c| c.dropped += 1);
                 tracing::error!(receiver.name = name, rule.name = %transition.rule, alert.fingerprint = %transition.fingerprint, attempt, error = %err, "delivery failed; notification dropped");
                 return;
             }

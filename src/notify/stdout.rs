@@ -5,11 +5,15 @@ use crate::clock::rfc3339;
 use crate::engine::Transition;
 
 /// Formats a transition as one line:
-/// `TIME RULE SERIES FROM -> TO value=V threshold=T (reason)`.
-pub fn format_line(transition: &Transition) -> String {
+/// `TIME RULE SERIES FROM -> TO value=V threshold=T (reason)`. TIME is
+/// `+MM:SS` since `origin_ms` when given, else RFC 3339.
+pub fn format_line(transition: &Transition, origin_ms: Option<i64>) -> String {
+    let time = match origin_ms {
+        Some(origin) => offset(transition.at_ms - origin),
+        None => rfc3339(transition.at_ms),
+    };
     format!(
         "{time} {rule} {series} {from} -> {to} value={value} threshold={threshold} ({reason:?})",
-        time = rfc3339(transition.at_ms),
         rule = transition.rule,
         series = transition.labels,
         from = transition.from,
@@ -21,8 +25,14 @@ pub fn format_line(transition: &Transition) -> String {
 }
 
 /// Prints a transition to standard output.
-pub fn print(transition: &Transition) {
-    println!("{}", format_line(transition));
+pub fn print(transition: &Transition, origin_ms: Option<i64>) {
+    println!("{}", format_line(transition, origin_ms));
+}
+
+/// Formats a duration in ms as `+MM:SS`.
+pub fn offset(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    format!("+{:02}:{:02}", seconds / 60, seconds % 60)
 }
 
 /// Formats a number with up to 4 significant digits, as people read them.
@@ -43,6 +53,11 @@ pub fn format_number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_counts_minutes() {
+        assert_eq!(offset(125_400), "+02:05");
+    }
 
     #[test]
     fn number_keeps_four_digits() {

@@ -288,7 +288,7 @@ fn run_group_cases(group: &TestGroup, cases: &[ExprTest], evaluation_interval_ms
 
     let mut outcome = GroupOutcome::default();
     for (case, eval_time) in cases.iter().zip(eval_times) {
-        let result = eval_time.and_then(|at_ms| run_case(case, &store, at_ms));
+        let result = eval_time.and_then(|at_ms| run_case(case, &store, at_ms, evaluation_interval_ms));
         match result {
             Ok(()) => outcome.passed += 1,
             Err(message) => outcome.fail(message),
@@ -334,11 +334,13 @@ fn load_store(series: &[(Labels, Vec<Slot>)], interval_ms: i64, retention_ms: i6
 }
 
 /// Evaluates one case and, on a mismatch, returns promtool's failure message.
-fn run_case(case: &ExprTest, store: &Store, at_ms: i64) -> Result<(), String> {
+/// Subqueries without a step use `evaluation_interval_ms`, as promtool does.
+fn run_case(case: &ExprTest, store: &Store, at_ms: i64, evaluation_interval_ms: i64) -> Result<(), String> {
     let header = format!("    expr: {}, time: {}", go_quote(&case.expr), format_duration_ms(at_ms));
     let expected = parse_expected(case.exp_samples.as_deref().unwrap_or_default())
         .map_err(|e| format!("{header}, err: {e}"))?;
     let got = Expr::parse(&case.expr)
+        .map(|expr| expr.with_default_subquery_step_ms(evaluation_interval_ms))
         .and_then(|expr| expr.eval(store, at_ms))
         .map_err(|e| format!("{header}, err: {e}"))?;
 
@@ -358,7 +360,13 @@ fn parse_expected(samples: &[ExpSample]) -> Result<Vec<(Labels, f64)>, String> {
     samples
         .iter()
         .map(|sample| {
-            let labels = parse_metric(&sample.labels).map_err(|e| format!("exp_samples: {e}"))?;
+            // promtool reads absent or empty `labels` as the empty label set,
+            // the labels of `sum(x)` or a scalar.
+            let labels = if sample.labels.trim().is_empty() {
+                Labels::new()
+            } else {
+                parse_metric(&sample.labels).map_err(|e| format!("exp_samples: {e}"))?
+            };
             let value = expected_value(&sample.value)
                 .ok_or_else(|| format!("exp_samples: value of {} is not a number", sample.labels))?;
             Ok((labels, value))
@@ -605,6 +613,14 @@ tests:
         let (summary, output) = run_to_string(&[write_file(&dir, "e.yml", text)]);
         assert_eq!(summary.failed, 1);
         assert!(output.contains("expr: \"up\", invalid eval_time"), "{output}");
+    }
+
+    #[test]
+    fn exp_sample_without_labels_matches_sum() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = "tests:\n  - input_series:\n      - series: 'x{a=\"1\"}'\n        values: '1 2 3'\n    promql_expr_test:\n      - expr: sum(x)\n        eval_time: 2m\n        exp_samples:\n          - value: 3\n";
+        let (summary, output) = run_to_string(&[write_file(&dir, "n.yml", text)]);
+        assert_eq!(summary.passed, 1, "{output}");
     }
 
     #[test]

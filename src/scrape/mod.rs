@@ -1,6 +1,6 @@
-//! Scraping targets over HTTP.
+//! Scraping of targets over HTTP.
 //!
-//! One [`Scraper`] holds the HTTP client shared by all targets. A scrape
+//! One [`Scraper`] contains the HTTP client shared by all targets. A scrape
 //! either returns the parsed samples with the target's labels attached, or a
 //! [`ScrapeError`] that says why; the caller records `up = 0` and goes on.
 
@@ -17,7 +17,7 @@ use crate::labels::{Labels, METRIC_NAME};
 pub const ACCEPT_HEADER: &str =
     "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// Why a scrape failed.
+/// A failed scrape and its cause.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
     #[error("target answered HTTP {status}; expected 2xx (body not parsed)")]
@@ -34,6 +34,8 @@ pub enum ScrapeError {
     NotText { what: &'static str },
     #[error("request failed: {0}")]
     Transport(String),
+    #[error("no line of the body could be parsed as {format:?} exposition; first problem at {line}:{column}: {message} (is the URL the metrics endpoint?)")]
+    Unparsable { format: Format, line: usize, column: usize, message: String },
 }
 
 /// A successful scrape.
@@ -84,9 +86,9 @@ impl Scraper {
     pub async fn scrape(&self, target: &Target, keep: &dyn Fn(&str) -> bool) -> ScrapeOutcome {
         let started = Instant::now();
         let result = match tokio::time::timeout(target.timeout, self.fetch(target)).await {
-            Ok(fetched) => fetched.map(|(body, format, used_fallback)| {
-                parse_body(target, &body, format, used_fallback, keep)
-            }),
+            Ok(fetched) => fetched
+                .map(|(body, format, used_fallback)| parse_body(target, &body, format, used_fallback, keep))
+                .and_then(reject_unparsable),
             Err(_) => Err(ScrapeError::Timeout { after: target.timeout }),
         };
         ScrapeOutcome { result, duration: started.elapsed() }
@@ -332,6 +334,21 @@ fn scraped_pairs<'a, 's>(
         .chain(after.iter().map(pair))
 }
 
+/// Fails a scrape in which not one sample could be read, such as an HTML
+/// page at a wrong URL: a target that serves no metrics is down, not up
+/// with parse errors.
+fn reject_unparsable(scrape: Scrape) -> Result<Scrape, ScrapeError> {
+    match scrape.errors.first() {
+        Some(first) if scrape.samples_scraped == 0 => Err(ScrapeError::Unparsable {
+            format: scrape.format,
+            line: first.line,
+            column: first.column,
+            message: first.message.clone(),
+        }),
+        _ => Ok(scrape),
+    }
+}
+
 /// Adds the target's labels to a scraped series. A scraped label that
 /// clashes with a target label is kept as `exported_<name>`, as Prometheus
 /// does without `honor_labels`.
@@ -383,7 +400,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Joins an error with its sources, so "connection refused" is not hidden
 /// behind "error sending request".
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

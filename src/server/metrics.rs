@@ -39,6 +39,17 @@ pub fn render(status: &Status) -> String {
     for ((rule, tier), count) in &status.transitions_total {
         let _ = writeln!(out, "andon_transitions_total{{rule=\"{}\",tier=\"{tier}\"}} {count}", escape(rule));
     }
+    let deliveries = match status.deliveries.lock() {
+        Ok(guard) => guard.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    let _ = writeln!(out, "# HELP andon_notifications_total Notification deliveries by receiver and outcome: delivered, retried (a failed attempt that will be retried), dropped.\n# TYPE andon_notifications_total counter");
+    for (receiver, counts) in &deliveries {
+        let receiver = escape(receiver);
+        for (outcome, value) in [("delivered", counts.delivered), ("retried", counts.retried), ("dropped", counts.dropped)] {
+            let _ = writeln!(out, "andon_notifications_total{{receiver=\"{receiver}\",outcome=\"{outcome}\"}} {value}");
+        }
+    }
     out
 }
 

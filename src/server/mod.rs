@@ -17,7 +17,7 @@ use axum::Router;
 use crate::daemon::TargetHealth;
 use crate::engine::{SeriesStatus, Tier};
 
-/// What the server reports, updated by the live loop after every round.
+/// Figures the server reports, updated by the live loop after every round.
 #[derive(Debug, Default)]
 pub struct Status {
     pub targets: Vec<TargetHealth>,
@@ -28,6 +28,8 @@ pub struct Status {
     pub evaluations_total: u64,
     /// Every tracked series' state after the latest evaluation.
     pub series: Vec<SeriesStatus>,
+    /// Delivery counts per receiver, shared with the notifier.
+    pub deliveries: crate::notify::DeliveryStats,
 }
 
 /// Status shared between the loop and the server.

@@ -73,6 +73,9 @@ pub struct Store {
     id: u64,
     /// Counts changes to the set of series or to their positions.
     generation: u64,
+    /// Counts calls that may change samples (appends and prunes), so that
+    /// results computed from samples can tell whether they are current.
+    sample_version: u64,
     /// The label sets of each target's latest scrape, to mark the series
     /// that the next scrape lacks as stale.
     targets: HashMap<String, HashSet<Labels>>,
@@ -87,6 +90,7 @@ impl Store {
             group_positions: HashMap::new(),
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             generation: 0,
+            sample_version: 0,
             targets: HashMap::new(),
         }
     }
@@ -96,6 +100,18 @@ impl Store {
     /// series was added or removed.
     pub fn series_set_key(&self) -> (u64, u64) {
         (self.id, self.generation)
+    }
+
+    /// Identifies this store and its current samples: the same key means no
+    /// sample was appended or dropped and no series added or removed.
+    pub fn content_key(&self) -> (u64, u64, u64) {
+        (self.id, self.generation, self.sample_version)
+    }
+
+    /// Returns the number of positions in the group that [`SeriesRef::group`]
+    /// names, valid while [`series_set_key`](Store::series_set_key) is unchanged.
+    pub fn group_len(&self, group: usize) -> usize {
+        self.groups.get(group).map_or(0, |g| g.series.len())
     }
 
     /// The history each series keeps, in milliseconds.
@@ -139,6 +155,7 @@ impl Store {
                 self.groups.len() - 1
             }
         };
+        self.sample_version += 1;
         let (series, created) = self.groups[position].series_mut(labels);
         series.push(at_ms, value);
         series.drop_before(at_ms.saturating_sub(self.retention_ms));
@@ -151,6 +168,7 @@ impl Store {
     /// series, and the series left without samples.
     pub fn prune(&mut self, now_ms: i64) {
         let cutoff = now_ms.saturating_sub(self.retention_ms);
+        self.sample_version += 1;
         for group in &mut self.groups {
             let mut position = 0;
             while position < group.series.len() {
@@ -209,6 +227,19 @@ impl Default for Store {
 pub struct SeriesRef {
     group: usize,
     position: usize,
+}
+
+impl SeriesRef {
+    /// Returns the series' metric-name group, which all series of one name
+    /// share.
+    pub fn group(&self) -> usize {
+        self.group
+    }
+
+    /// Returns the series' position in its group, below [`Store::group_len`].
+    pub fn position(&self) -> usize {
+        self.position
+    }
 }
 
 #[cfg(test)]

@@ -130,6 +130,23 @@ impl Series {
         (sample.0 > t_ms.saturating_sub(lookback_ms)).then_some(sample)
     }
 
+    /// Reads the sample nearest the interpolated position of `start_ms` and
+    /// the latest sample in the buffer, and returns a value derived from
+    /// their times (0 for an empty series).
+    ///
+    /// A window search and `rate` on a large store wait for memory at the
+    /// window's first and last samples. Calling this for many series before
+    /// reading their windows lets the CPU load those samples in parallel
+    /// instead of one after another. Callers pass the result to
+    /// `std::hint::black_box` to keep the reads.
+    pub fn preload_window(&self, start_ms: i64) -> i64 {
+        let live = self.samples();
+        let position = interpolated_position(live, start_ms, self.first_t, self.last.0);
+        let start = live.get(position).map_or(0, |&(t, _)| t);
+        let end = live.last().map_or(0, |&(t, _)| t);
+        start ^ end
+    }
+
     /// The samples in the left-open window `(start_ms, end_ms]`.
     pub fn window(&self, start_ms: i64, end_ms: i64) -> Window<'_> {
         let live = self.samples();
@@ -168,12 +185,8 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
     if t_ms < first_t {
         return 0;
     }
-    // first_t <= t_ms < last_t, so the span is positive and the guess is in
-    // 0..len - 1.
-    // Differences as f64, because i64 differences can overflow.
-    let span = last_t as f64 - first_t as f64;
-    let guess = (((t_ms as f64 - first_t as f64) / span) * (samples.len() - 1) as f64) as usize;
-    let guess = guess.min(samples.len() - 1);
+    // first_t <= t_ms < last_t here.
+    let guess = interpolated_position(samples, t_ms, first_t, last_t);
     let is_before = |i: usize| samples[i].0 <= t_ms;
     if is_before(guess) {
         // The count is above `guess`: gallop up until a sample is after t.
@@ -201,6 +214,23 @@ fn count_at_or_before(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i
             step *= 2;
         }
     }
+}
+
+/// Returns the position of `t_ms` if samples were evenly spaced between
+/// `first_t` and `last_t`, clamped to the positions of `samples` (0 when
+/// empty).
+fn interpolated_position(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t: i64) -> usize {
+    let last_position = samples.len().saturating_sub(1);
+    if t_ms <= first_t || last_t <= first_t {
+        return 0;
+    }
+    if t_ms >= last_t {
+        return last_position;
+    }
+    // Differences as f64, because i64 differences can overflow.
+    let span = last_t as f64 - first_t as f64;
+    let guess = (((t_ms as f64 - first_t as f64) / span) * last_position as f64) as usize;
+    guess.min(last_position)
 }
 
 fn drop_times_before(times: &mut Vec<i64>, cutoff_ms: i64) {

@@ -59,7 +59,7 @@ async fn record(State(received): State<Received>, Json(body): Json<Value>) {
     received.lock().expect("receiver lock").push(body);
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+/// Polls `condition` every 20 ms until it is true or `timeout` passes.
 pub async fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {

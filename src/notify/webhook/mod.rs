@@ -144,7 +144,7 @@ impl Webhook {
         let response = request
             .send()
             .await
-            .map_err(|err| NotifyError::Transient(err.without_url().to_string()))?;
+            .map_err(|err| NotifyError::Transient(crate::scrape::error_chain(&err.without_url())))?;
         classify(response).await
     }
 }
