@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
 
-/// A receiver that answers `failures` requests with `status`, then 200.
+/// A receiver that responds to `failures` requests with `status`, then 200.
 #[derive(Clone)]
 struct Flaky {
     failures: usize,

@@ -7,7 +7,7 @@ use crate::scrape::{redact_url, ScrapeOutcome};
 /// A repeated scrape failure is logged at most once per this many ms.
 const WARN_EVERY_MS: i64 = 60_000;
 
-/// What andon knows about one target's recent scrapes.
+/// Figures of one target's recent scrapes.
 #[derive(Clone, Debug, Default)]
 pub struct TargetHealth {
     pub target: String,
@@ -45,7 +45,7 @@ impl TargetHealth {
         match &outcome.result {
             Ok(scrape) => {
                 if !self.up && self.scrapes_total > 1 {
-                    tracing::info!(target.name = %target.name, target.url = %redact_url(&target.url), "target is answering again");
+                    tracing::info!(target.name = %target.name, target.url = %redact_url(&target.url), "target responds again");
                 }
                 self.up = true;
                 self.last_error = None;

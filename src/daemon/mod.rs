@@ -194,7 +194,7 @@ impl Daemon {
         status.ready = true;
     }
 
-    /// Warns once, after the first round in which a target answered, about
+    /// Warns once, after the first round in which a target responded, about
     /// every metric a rule reads that no target exposes: usually a typo in
     /// the rule, which would otherwise stay silent forever.
     fn check_metric_names(&mut self) {

@@ -22,11 +22,11 @@ use crate::engine::Transition;
 pub use route::Router;
 pub use stdout::offset as stdout_offset;
 
-/// Why a delivery failed.
+/// A failed delivery and its cause.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     /// The receiver rejected the payload (4xx other than 429); retrying
-    /// would give the same answer.
+    /// would give the same response.
     #[error("receiver rejected the payload with HTTP {status}: {body}")]
     Rejected { status: u16, body: String },
     /// The receiver asked to slow down (HTTP 429).
