@@ -95,7 +95,7 @@ impl Series {
             return;
         }
         let live = &self.samples[self.head..];
-        let expired = live.partition_point(|&(t, _)| t <= cutoff_ms);
+        let expired = count_expired(live, cutoff_ms);
         if expired == 0 {
             return;
         }
@@ -233,6 +233,19 @@ fn interpolated_position(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t
     guess.min(last_position)
 }
 
+/// Counts the samples at or before `cutoff_ms`. A store pruned on every
+/// scrape drops one or a few samples at a time, so the first samples are
+/// checked one by one, which reads one cache line where a binary search
+/// over a cold buffer waits for memory at every probe.
+fn count_expired(live: &[(i64, f64)], cutoff_ms: i64) -> usize {
+    const LINEAR_PROBES: usize = 8;
+    let scanned = live.iter().take(LINEAR_PROBES).take_while(|&&(t, _)| t <= cutoff_ms).count();
+    if scanned < LINEAR_PROBES {
+        return scanned;
+    }
+    LINEAR_PROBES + live[LINEAR_PROBES..].partition_point(|&(t, _)| t <= cutoff_ms)
+}
+
 fn drop_times_before(times: &mut Vec<i64>, cutoff_ms: i64) {
     let expired = times.partition_point(|&t| t <= cutoff_ms);
     times.drain(..expired);
@@ -254,6 +267,15 @@ mod tests {
         for t in -5..310 {
             let expected = samples.partition_point(|&(s, _)| s <= t);
             assert_eq!(count_at_or_before(&samples, t, 0, 300), expected, "t = {t}");
+        }
+    }
+
+    #[test]
+    fn expired_count_matches_partition_point() {
+        let samples: Vec<(i64, f64)> = (0..40).map(|t| (t * 10, 0.0)).collect();
+        for cutoff in -5..410 {
+            let expected = samples.partition_point(|&(t, _)| t <= cutoff);
+            assert_eq!(count_expired(&samples, cutoff), expected, "cutoff = {cutoff}");
         }
     }
 
