@@ -1,18 +1,23 @@
-//! Window state per series kept across ticks, so that the `*_over_time`
-//! statistics, `changes`, `deriv` and `predict_linear` cost O(samples that
-//! entered or left the window) per tick instead of O(window).
+//! Window state per series kept across ticks, so that range functions
+//! cost O(samples that entered or left the window) per tick instead of
+//! O(window).
 //!
 //! A sidecar evaluates every rule once per interval, so from one tick to the
 //! next a window gains the samples scraped since the last tick at its right
-//! edge and loses as many at its left edge. The state keeps running
-//! compensated sums, a count of changes and the window's extreme value,
-//! updated by those samples. Whenever the update cannot be trusted (a stale
-//! marker, a NaN or infinite value, samples dropped by the store, a window
-//! that moved back or jumped past its old samples, sums that cancelled too
-//! far), the caller scans the whole window as before and rebuilds the state.
+//! edge and loses as many at its left edge. For the `*_over_time`
+//! statistics, `changes`, `deriv` and `predict_linear` the state keeps
+//! running compensated sums, a count of changes and the window's extreme
+//! value, updated by those samples. For `rate`, `increase` and `delta` it
+//! keeps the window's first and last samples, its sample count and copies
+//! of the samples after the first one.
+//!
+//! Some updates cannot be trusted: over a stale marker, a NaN or infinite
+//! value, samples dropped by the store, a window that moved back or jumped
+//! past its old samples, or sums that cancelled too far. Then the caller
+//! scans the whole window as before and rebuilds the state.
 
 use super::functions::Func;
-use super::range::kahan_inc;
+use super::range::{extrapolate, kahan_inc, WindowEdges};
 use crate::store::Series;
 
 /// How far the sum of the absolute values added to or removed from a running
@@ -25,11 +30,23 @@ const CANCELLATION_LIMIT: f64 = 1_048_576.0;
 
 /// Tells whether `func` has an incremental form.
 pub(super) fn supports(func: Func) -> bool {
-    matches!(
-        func,
-        Func::AvgOverTime | Func::SumOverTime | Func::Changes | Func::MinOverTime | Func::MaxOverTime | Func::Deriv | Func::PredictLinear
-    )
+    reads_edges_only(func)
+        || matches!(
+            func,
+            Func::AvgOverTime | Func::SumOverTime | Func::Changes | Func::MinOverTime | Func::MaxOverTime | Func::Deriv | Func::PredictLinear
+        )
 }
+
+/// Tells whether `func` needs only a window's first and last samples and
+/// its sample count, while the window has no counter reset.
+fn reads_edges_only(func: Func) -> bool {
+    matches!(func, Func::Rate | Func::Increase | Func::Delta)
+}
+
+/// The number of samples after a window's first one that the state copies,
+/// so that the window's next first samples are found without reading the
+/// series' buffer, where the read is usually a cache miss.
+const LOOKAHEAD: usize = 3;
 
 /// A Kahan-Neumaier sum, as Prometheus 3 accumulates its statistics.
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,6 +93,13 @@ pub(super) struct WindowState {
     sum_xy: CompensatedSum,
     sum_x2: CompensatedSum,
     abs_xy: f64,
+    /// For `rate`, `increase` and `delta`: the samples that follow `first`,
+    /// oldest first; `lookahead_len` of them are set.
+    lookahead: [(i64, f64); LOOKAHEAD],
+    lookahead_len: usize,
+    /// Whether counter resets matter: true for `rate` and `increase`, whose
+    /// windows with a reset are scanned in full.
+    is_counter: bool,
 }
 
 impl WindowState {
@@ -88,7 +112,11 @@ impl WindowState {
             self.valid = false;
             return false;
         }
-        self.valid = self.apply_changes(func, series, start_ms, end_ms);
+        self.valid = if reads_edges_only(func) {
+            self.move_edges(series, start_ms, end_ms)
+        } else {
+            self.apply_changes(func, series, start_ms, end_ms)
+        };
         self.valid
     }
 
@@ -135,6 +163,56 @@ impl WindowState {
             self.extreme = extreme_of(window, self.wants_max);
         }
         self.count == window.len() && self.sums_are_accurate(func, end_ms - start_ms)
+    }
+
+    /// Moves `first`, `last` and `count` to the new window, taking the new
+    /// first sample from the lookahead copies while they last.
+    fn move_edges(&mut self, series: &Series, start_ms: i64, end_ms: i64) -> bool {
+        let entering = series.window(self.last.0, end_ms);
+        if entering.has_stale {
+            return false;
+        }
+        if let Some(&last) = entering.samples.last() {
+            self.last = last;
+            self.count += entering.samples.len();
+        }
+        while self.first.0 <= start_ms {
+            if self.lookahead_len == 0 {
+                return self.fill_edges(series, start_ms, end_ms);
+            }
+            self.first = self.lookahead[0];
+            self.lookahead.copy_within(1.., 0);
+            self.lookahead_len -= 1;
+            self.count -= 1;
+        }
+        self.start_ms = start_ms;
+        self.end_ms = end_ms;
+        // The store may have pruned the samples the copies stand for, or
+        // marked a reset or a stale sample among the new ones.
+        series.is_clean_between(self.first.0, self.last.0, self.is_counter)
+    }
+
+    /// Sets the edges and the lookahead copies from the window
+    /// `(start_ms, end_ms]` of `series`. Returns false when the window has
+    /// no sample, a stale marker, or a counter reset that matters.
+    fn fill_edges(&mut self, series: &Series, start_ms: i64, end_ms: i64) -> bool {
+        let window = series.window(start_ms, end_ms);
+        let samples = window.samples;
+        let (Some(&first), Some(&last)) = (samples.first(), samples.last()) else {
+            return false;
+        };
+        if window.has_stale || (self.is_counter && window.has_reset) {
+            return false;
+        }
+        self.start_ms = start_ms;
+        self.end_ms = end_ms;
+        self.first = first;
+        self.last = last;
+        self.count = samples.len();
+        let following = &samples[1..samples.len().min(1 + LOOKAHEAD)];
+        self.lookahead[..following.len()].copy_from_slice(following);
+        self.lookahead_len = following.len();
+        true
     }
 
     /// Counts `sample`, which follows a sample of value `previous`, into the
@@ -191,6 +269,11 @@ impl WindowState {
     /// finite, or no sample.
     pub(super) fn rebuild(&mut self, func: Func, series: &Series, start_ms: i64, end_ms: i64) {
         *self = WindowState::default();
+        if reads_edges_only(func) {
+            self.is_counter = func != Func::Delta;
+            self.valid = self.fill_edges(series, start_ms, end_ms);
+            return;
+        }
         let window = series.window(start_ms, end_ms);
         let samples = window.samples;
         let (Some(&first), Some(&last)) = (samples.first(), samples.last()) else {
@@ -219,6 +302,12 @@ impl WindowState {
     pub(super) fn result(&self, func: Func, param: f64, ts: i64) -> Option<f64> {
         let n = self.count as f64;
         match func {
+            Func::Rate | Func::Increase | Func::Delta => (self.count >= 2).then(|| {
+                let edges = WindowEdges { first: self.first, last: self.last, count: self.count };
+                let change = self.last.1 - self.first.1;
+                let is_counter = func != Func::Delta;
+                extrapolate(edges, change, self.end_ms, self.end_ms - self.start_ms, is_counter, func == Func::Rate)
+            }),
             Func::AvgOverTime => Some(self.sum_y.value() / n),
             Func::SumOverTime => Some(self.sum_y.value()),
             Func::Changes => Some(self.changes as f64),
@@ -444,6 +533,28 @@ mod tests {
     }
 
     #[test]
+    fn rate_matches_full_scan() {
+        check_against_full_scan("rate(m[20s])", true);
+    }
+
+    #[test]
+    fn increase_matches_full_scan() {
+        check_against_full_scan("increase(m[20s])", true);
+    }
+
+    #[test]
+    fn delta_matches_full_scan() {
+        check_against_full_scan("delta(m[20s])", true);
+    }
+
+    #[test]
+    fn rate_of_long_window_matches_full_scan() {
+        // Longer than the lookahead, so the first sample is found again
+        // in the buffer every few ticks.
+        check_against_full_scan("rate(m[50s])", true);
+    }
+
+    #[test]
     fn offset_window_matches_full_scan() {
         check_against_full_scan("avg_over_time(m[30s] offset 10s)", false);
     }
@@ -466,6 +577,36 @@ mod tests {
         store.append(&labels, 101 * S, 1.0);
         let series = store.series(&labels).expect("series exists");
         assert!(state.advance(Func::AvgOverTime, series, 81 * S, 101 * S));
+    }
+
+    #[test]
+    fn advance_moves_rate_edges_past_lookahead() {
+        let mut store = Store::new(1_000 * S);
+        let labels = series_labels("counter");
+        for t in 0..=100 {
+            store.append(&labels, t * S, t as f64);
+        }
+        let mut state = WindowState::default();
+        state.rebuild(Func::Rate, store.series(&labels).expect("series exists"), 80 * S, 100 * S);
+        for t in 101..=110 {
+            store.append(&labels, t * S, t as f64);
+            let series = store.series(&labels).expect("series exists");
+            assert!(state.advance(Func::Rate, series, (t - 20) * S, t * S), "at {t} s");
+        }
+    }
+
+    #[test]
+    fn advance_rejects_rate_after_reset() {
+        let mut store = Store::new(1_000 * S);
+        let labels = series_labels("counter");
+        for t in 0..=100 {
+            store.append(&labels, t * S, t as f64);
+        }
+        let mut state = WindowState::default();
+        state.rebuild(Func::Rate, store.series(&labels).expect("series exists"), 80 * S, 100 * S);
+        store.append(&labels, 101 * S, 0.0);
+        let series = store.series(&labels).expect("series exists");
+        assert!(!state.advance(Func::Rate, series, 81 * S, 101 * S));
     }
 
     #[test]

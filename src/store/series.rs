@@ -147,6 +147,17 @@ impl Series {
         start ^ end
     }
 
+    /// Tells whether all samples in `[first_ms, last_ms]` are still in the
+    /// buffer and none of them is a stale marker, nor (with `check_resets`)
+    /// a counter reset after `first_ms`. Reads only the stored times of
+    /// stale markers and resets, not the samples.
+    pub fn is_clean_between(&self, first_ms: i64, last_ms: i64, check_resets: bool) -> bool {
+        let kept = !self.is_empty() && self.first_t <= first_ms;
+        let stale = any_time_within(&self.stale_times, first_ms.saturating_sub(1), last_ms);
+        let reset = check_resets && any_time_within(&self.reset_times, first_ms, last_ms);
+        kept && !stale && !reset
+    }
+
     /// The samples in the left-open window `(start_ms, end_ms]`.
     pub fn window(&self, start_ms: i64, end_ms: i64) -> Window<'_> {
         let live = self.samples();
@@ -235,7 +246,7 @@ fn interpolated_position(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t
 
 /// Counts the samples at or before `cutoff_ms`. A store pruned on every
 /// scrape drops one or a few samples at a time, so the first samples are
-/// checked one by one, which reads one cache line where a binary search
+/// checked one by one. That reads one cache line, where a binary search
 /// over a cold buffer waits for memory at every probe.
 fn count_expired(live: &[(i64, f64)], cutoff_ms: i64) -> usize {
     const LINEAR_PROBES: usize = 8;
