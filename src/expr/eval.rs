@@ -371,7 +371,7 @@ fn compute_range_call(
         return scan();
     };
     if state.advance(func, series, start_ms, window.end_ms) {
-        return state.result(func, param, ts);
+        return state.result(func, param, ts, window.range_ms);
     }
     let value = scan();
     state.rebuild(func, series, start_ms, window.end_ms);

@@ -162,7 +162,7 @@ impl WindowState {
         if extreme_left && matches!(func, Func::MinOverTime | Func::MaxOverTime) {
             self.extreme = extreme_of(window, self.wants_max);
         }
-        self.count == window.len() && self.sums_are_accurate(func, end_ms - start_ms)
+        self.count == window.len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
     }
 
     /// Moves `first`, `last` and `count` to the new window, taking the new
@@ -183,7 +183,7 @@ impl WindowState {
             self.first = self.lookahead[0];
             self.lookahead.copy_within(1.., 0);
             self.lookahead_len -= 1;
-            self.count -= 1;
+            self.count = self.count.saturating_sub(1);
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
@@ -298,15 +298,16 @@ impl WindowState {
     }
 
     /// Returns the function's value over the state's window, as
-    /// `range::apply` computes it from the samples.
-    pub(super) fn result(&self, func: Func, param: f64, ts: i64) -> Option<f64> {
+    /// `range::apply` computes it from the samples. `range_ms` is the
+    /// window's length, which its start only gives when not clamped.
+    pub(super) fn result(&self, func: Func, param: f64, ts: i64, range_ms: i64) -> Option<f64> {
         let n = self.count as f64;
         match func {
             Func::Rate | Func::Increase | Func::Delta => (self.count >= 2).then(|| {
                 let edges = WindowEdges { first: self.first, last: self.last, count: self.count };
                 let change = self.last.1 - self.first.1;
                 let is_counter = func != Func::Delta;
-                extrapolate(edges, change, self.end_ms, self.end_ms - self.start_ms, is_counter, func == Func::Rate)
+                extrapolate(edges, change, self.end_ms, range_ms, is_counter, func == Func::Rate)
             }),
             Func::AvgOverTime => Some(self.sum_y.value() / n),
             Func::SumOverTime => Some(self.sum_y.value()),
