@@ -17,7 +17,11 @@ use crate::store::Store;
 /// Pass the same cache to [`Expr::eval_with`](super::Expr::eval_with) for
 /// every rule of a tick. The results are reused only while the store's
 /// content and the evaluation time stay the same, and are recomputed after
-/// any append or prune. Keeping one cache across ticks reuses its memory.
+/// any append or prune. Keeping one cache across ticks reuses its memory
+/// and lets range functions update per-series window state from the
+/// previous tick instead of reading whole windows (see `incremental`).
+/// That state is kept while the store's set of series is unchanged and
+/// the rules read it at every tick.
 #[derive(Debug, Default)]
 pub struct TickCache {
     /// The store content and evaluation time of the current results.
