@@ -1,19 +1,23 @@
 //! Expression evaluation: one tick evaluates 50 typical alert expressions
 //! over a store of 5,000 series with one sample per second.
 //!
-//! Each tick passes one `TickCache` to every expression, as the engine
-//! does, so rules share range-function results.
+//! Before each tick the benchmark appends one scrape (one sample per series,
+//! one second after the previous one, not timed), and the tick evaluates at
+//! that scrape's time, as a sidecar that evaluates once per scrape does.
+//! Each tick passes one `TickCache`, kept across ticks, to every
+//! expression, as the engine does, so rules share range-function results
+//! and window functions update their state from the previous tick.
 //!
 //! Run with `cargo bench --bench eval`. Besides criterion's timings it
 //! prints the heap allocations of one tick with 5-minute and with 1-minute
 //! windows, counted by a wrapping global allocator, to show that no
 //! allocation grows with the window length. With `TICKS=n` in the
-//! environment it runs n ticks and exits, for `perf stat`.
+//! environment it runs n ticks, prints their times and exits.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use andon::expr::{Expr, TickCache};
 use andon::labels::Labels;
@@ -160,18 +164,44 @@ fn all_series() -> Vec<(Labels, f64, bool)> {
     out
 }
 
-fn build_store() -> (Store, i64) {
-    let mut store = Store::new((HISTORY_S + 1) * SECOND_MS);
-    let series = all_series();
-    let mut values: Vec<f64> = vec![0.0; series.len()];
-    for second in 0..HISTORY_S {
-        for (index, (labels, step, counter)) in series.iter().enumerate() {
-            let wobble = ((second as usize * 7 + index) % 13) as f64;
-            values[index] = if *counter { values[index] + step * (1.0 + wobble / 13.0) } else { step * (1.0 + wobble / 100.0) };
-            store.append(labels, second * SECOND_MS, values[index]);
+/// The store and the series that scrapes append to, one sample per series
+/// and second.
+struct Feed {
+    store: Store,
+    series: Vec<(Labels, f64, bool)>,
+    values: Vec<f64>,
+    /// The second of the next scrape; the latest scrape is one before.
+    next_second: i64,
+}
+
+impl Feed {
+    /// Builds a store with `HISTORY_S` seconds of samples.
+    fn new() -> Feed {
+        let series = all_series();
+        let values = vec![0.0; series.len()];
+        let mut feed = Feed { store: Store::new((HISTORY_S + 1) * SECOND_MS), series, values, next_second: 0 };
+        for _ in 0..HISTORY_S {
+            feed.scrape();
         }
+        feed
     }
-    (store, HISTORY_S * SECOND_MS)
+
+    /// Appends one sample to every series, one second after the previous
+    /// scrape: counters grow by their step, gauges wobble.
+    fn scrape(&mut self) {
+        let second = self.next_second;
+        for (index, (labels, step, counter)) in self.series.iter().enumerate() {
+            let wobble = ((second as usize * 7 + index) % 13) as f64;
+            self.values[index] = if *counter { self.values[index] + step * (1.0 + wobble / 13.0) } else { step * (1.0 + wobble / 100.0) };
+            self.store.append(labels, second * SECOND_MS, self.values[index]);
+        }
+        self.next_second += 1;
+    }
+
+    /// The time of the latest scrape, at which a tick evaluates.
+    fn now_ms(&self) -> i64 {
+        (self.next_second - 1) * SECOND_MS
+    }
 }
 
 fn parse_all(range: &str) -> Vec<Expr> {
@@ -184,51 +214,61 @@ fn parse_all(range: &str) -> Vec<Expr> {
         .collect()
 }
 
-/// Evaluates every expression once, sharing range-function results
-/// through `cache` as the engine does. The cache is cleared first because a
-/// sidecar evaluates each tick at a new time, so no result of the previous
-/// tick is current. Clearing keeps its memory, as the engine does.
-fn tick(exprs: &[Expr], store: &Store, at_ms: i64, cache: &mut TickCache) -> usize {
-    cache.clear();
+/// Evaluates every expression once at the latest scrape's time, sharing
+/// range-function results and window states through `cache` as the engine
+/// does.
+fn tick(exprs: &[Expr], feed: &Feed, cache: &mut TickCache) -> usize {
     let mut outputs = 0;
     for expr in exprs {
-        outputs += expr.eval_with(store, at_ms, cache).map(|r| r.len()).unwrap_or(0);
+        outputs += expr.eval_with(&feed.store, feed.now_ms(), cache).map(|r| r.len()).unwrap_or(0);
     }
     outputs
 }
 
-/// Counts the allocations of one tick after a first tick has filled the
-/// selector caches, as in a running sidecar.
-fn allocations_per_tick(exprs: &[Expr], store: &Store, at_ms: i64, cache: &mut TickCache) -> usize {
-    black_box(tick(exprs, store, at_ms, cache));
+/// Appends one scrape, then times one tick over it; the scrape is not timed.
+fn scrape_and_tick(exprs: &[Expr], feed: &mut Feed, cache: &mut TickCache) -> Duration {
+    feed.scrape();
+    let started = Instant::now();
+    black_box(tick(exprs, feed, cache));
+    started.elapsed()
+}
+
+/// Counts the allocations of one tick after a scrape, once earlier ticks
+/// have filled the selector caches and window states, as in a running
+/// sidecar.
+fn allocations_per_tick(exprs: &[Expr], feed: &mut Feed, cache: &mut TickCache) -> usize {
+    scrape_and_tick(exprs, feed, cache);
+    feed.scrape();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    black_box(tick(exprs, store, at_ms, cache));
+    black_box(tick(exprs, feed, cache));
     ALLOCATIONS.load(Ordering::Relaxed) - before
 }
 
 fn bench_eval(c: &mut Criterion) {
-    let (store, now_ms) = build_store();
+    let mut feed = Feed::new();
     let five_minutes = parse_all("5m");
     let one_minute = parse_all("1m");
-    println!("store: {} series, {} samples each; one tick: 50 expressions", store.series_count(), HISTORY_S);
-    let mut cache = TickCache::new();
+    println!("store: {} series, {} samples each; one tick: 50 expressions", feed.store.series_count(), HISTORY_S);
     for (label, exprs) in [("5m", &five_minutes), ("1m", &one_minute)] {
-        let outputs = tick(exprs, &store, now_ms, &mut cache);
-        let allocations = allocations_per_tick(exprs, &store, now_ms, &mut cache);
+        let mut cache = TickCache::new();
+        feed.scrape();
+        let outputs = tick(exprs, &feed, &mut cache);
+        let allocations = allocations_per_tick(exprs, &mut feed, &mut cache);
         println!("{label} windows: {outputs} output series, {allocations} allocations per tick");
     }
 
-    // PER_EXPR=n prints each expression's time, averaged over n
-    // evaluations, each with the cache holding only what the expressions
-    // before it in the list computed.
+    // PER_EXPR=n prints each expression's time, averaged over n ticks,
+    // each after a scrape and with the cache holding only what the
+    // expressions before it in the list computed in that tick.
     if let Ok(rounds) = std::env::var("PER_EXPR") {
         let rounds: u32 = rounds.parse().unwrap_or(1).max(1);
+        let mut cache = TickCache::new();
         let mut totals = vec![Duration::ZERO; five_minutes.len()];
         for _ in 0..rounds {
-            cache.clear();
+            feed.scrape();
             for (index, expr) in five_minutes.iter().enumerate() {
-                let started = std::time::Instant::now();
-                black_box(expr.eval_with(&store, now_ms, &mut cache).map(|r| r.len()).unwrap_or(0));
+                let started = Instant::now();
+                black_box(expr.eval_with(&feed.store, feed.now_ms(), &mut cache).map(|r| r.len()).unwrap_or(0));
                 totals[index] += started.elapsed();
             }
         }
@@ -238,20 +278,29 @@ fn bench_eval(c: &mut Criterion) {
         return;
     }
 
-    // TICKS=n runs n ticks with 5-minute windows instead of criterion, so
-    // that `perf stat` can measure CPU time, which other processes on a
-    // shared machine disturb less than wall time.
+    // TICKS=n runs n ticks with 5-minute windows, each after a scrape,
+    // instead of criterion, and prints the mean and the fastest tenth of
+    // the tick times, which other processes on a shared machine disturb
+    // least.
     if let Ok(ticks) = std::env::var("TICKS") {
-        let ticks: usize = ticks.parse().unwrap_or(0);
-        for _ in 0..ticks {
-            black_box(tick(&five_minutes, &store, now_ms, &mut cache));
-        }
+        let ticks: usize = ticks.parse().unwrap_or(0).max(10);
+        let mut cache = TickCache::new();
+        let mut times: Vec<Duration> = (0..ticks).map(|_| scrape_and_tick(&five_minutes, &mut feed, &mut cache)).collect();
+        times.sort();
+        let mean = times.iter().sum::<Duration>() / ticks as u32;
+        let fastest_tenth = times[..ticks / 10].iter().sum::<Duration>() / (ticks / 10) as u32;
+        println!("{ticks} ticks: mean {mean:?}, median {:?}, mean of fastest tenth {fastest_tenth:?}", times[ticks / 2]);
         return;
     }
+
     let mut group = c.benchmark_group("eval");
-    group.measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1)).sample_size(30);
-    group.bench_function("tick_50_exprs_5000_series_5m", |b| b.iter(|| black_box(tick(&five_minutes, &store, now_ms, &mut cache))));
-    group.bench_function("tick_50_exprs_5000_series_1m", |b| b.iter(|| black_box(tick(&one_minute, &store, now_ms, &mut cache))));
+    group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1)).sample_size(20);
+    for (name, exprs) in [("tick_50_exprs_5000_series_5m", &five_minutes), ("tick_50_exprs_5000_series_1m", &one_minute)] {
+        let mut cache = TickCache::new();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| (0..iterations).map(|_| scrape_and_tick(exprs, &mut feed, &mut cache)).sum())
+        });
+    }
     group.finish();
 }
 

@@ -108,15 +108,21 @@ impl GroupCache {
     /// owned labels are not tied to series and can change every evaluation
     /// (after `count_values`, say), so the cache is also emptied once it
     /// contains far more groups than one evaluation with `samples` inputs adds.
-    fn reset_unless(&mut self, key: (u64, u64), samples: usize) {
+    pub(super) fn reset_unless(&mut self, key: (u64, u64), samples: usize) {
         let overgrown = self.groups.len() > 1024 + 2 * samples;
         if self.key != Some(key) || overgrown {
             *self = GroupCache { key: Some(key), ..GroupCache::default() };
         }
     }
 
+    /// The number of groups, which bounds every position that
+    /// [`GroupCache::group_of`] has returned.
+    pub(super) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Returns the position of the sample's group, adding the group if new.
-    fn group_of(&mut self, sample: &Sample<'_>, grouping: &Grouping) -> usize {
+    pub(super) fn group_of(&mut self, sample: &Sample<'_>, grouping: &Grouping) -> usize {
         let identity = match &sample.labels {
             Cow::Borrowed(labels) => Some((std::ptr::from_ref::<Labels>(labels) as usize, sample.drop_name)),
             Cow::Owned(_) => None,

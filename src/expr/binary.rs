@@ -24,7 +24,7 @@ pub fn binary<'s>(ev: &Evaluator<'s>, bin: &Binary, ts: i64) -> Result<Value<'s>
             BinOp::And => Ok(Value::Vector(and_unless(bin, l, &r, true))),
             BinOp::Unless => Ok(Value::Vector(and_unless(bin, l, &r, false))),
             BinOp::Or => Ok(Value::Vector(or(bin, l, r))),
-            _ => vector_vector(bin, l, r).map(Value::Vector),
+            _ => vector_vector(bin, l, r, ev.store.series_set_key()).map(Value::Vector),
         },
         _ => Err(super::eval::internal("binary operator on a string or range vector")),
     }
@@ -129,19 +129,31 @@ fn or<'s>(bin: &Binary, mut lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -> Vec<S
 
 /// Arithmetic and comparison between two vectors. The "many" side is the
 /// left one except for `group_right`.
-fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -> Result<Vec<Sample<'s>>, ExprError> {
+fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>, series_set: (u64, u64)) -> Result<Vec<Sample<'s>>, ExprError> {
     if lhs.is_empty() || rhs.is_empty() {
         return Ok(Vec::new());
     }
     let one_to_many = matches!(bin.card, Card::OneToMany(_));
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
 
-    let mut one_index = KeyIndex::with_capacity(one.len());
-    for (position, sample) in one.iter().enumerate() {
-        let same = |p: usize| same_signature(bin, &one[p], sample);
-        if let Some(earlier) = one_index.find_or_insert(signature(bin, sample), position, same) {
-            return Err(duplicate_error(bin, &one[earlier], sample, one_to_many));
+    // Match groups as positions in the node's signature cache, which finds
+    // the group of a series read before by the address of its labels
+    // instead of hashing and comparing label strings.
+    let (one_groups, many_groups, group_count) = {
+        // A panic while the lock was held leaves at worst a cache that the
+        // key check resets.
+        let mut signatures = bin.signatures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        signatures.reset_unless(series_set, one.len() + many.len());
+        let one_groups: Vec<usize> = one.iter().map(|s| signatures.group_of(s, &bin.matching)).collect();
+        let many_groups: Vec<usize> = many.iter().map(|s| signatures.group_of(s, &bin.matching)).collect();
+        (one_groups, many_groups, signatures.len())
+    };
+    let mut one_of_group = vec![usize::MAX; group_count];
+    for (position, &group) in one_groups.iter().enumerate() {
+        if one_of_group[group] != usize::MAX {
+            return Err(duplicate_error(bin, &one[one_of_group[group]], &one[position], one_to_many));
         }
+        one_of_group[group] = position;
     }
 
     // A position on the "one" side stands for its match group.
@@ -151,10 +163,11 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>) -
     let mut out_groups: Vec<usize> = Vec::new();
     let mut grouped_index = KeyIndex::default();
     let mut out: Vec<Sample<'s>> = Vec::with_capacity(many.len());
-    for sample in many {
-        let Some(position) = find_match(bin, &one_index, &one, &sample) else {
+    for (sample, group) in many.into_iter().zip(many_groups) {
+        let position = one_of_group[group];
+        if position == usize::MAX {
             continue;
-        };
+        }
         let other = &one[position];
         let (l, r) = if one_to_many { (other.value, sample.value) } else { (sample.value, other.value) };
         let (mut value, keep) = element_op(bin.op, l, r);

@@ -9,6 +9,7 @@ use super::functions::Func;
 use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
 use super::tick::{ResultKey, TickCache};
 use super::value::{Matrix, RangeSeries, Sample, Value};
+use super::incremental::{self, WindowState};
 use super::{aggregate, binary, functions, range as range_fns, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::store::{is_stale_marker, Series, SeriesRef, Store};
@@ -188,8 +189,8 @@ impl<'s> Evaluator<'s> {
             let value = match cache.get(table, series_ref.position()) {
                 Some(value) => value,
                 None => {
-                    let value = range_series(series, start_ms, end_ms)
-                        .and_then(|samples| range_fns::apply(func, &samples, &window, param, ts));
+                    let state = cache.state_mut(table, series_ref.position());
+                    let value = compute_range_call(func, param, series, &window, ts, state);
                     cache.set(table, series_ref.position(), value);
                     value
                 }
@@ -351,6 +352,30 @@ fn merge_names<'n>(a: SelectorNames<'n>, b: SelectorNames<'n>) -> SelectorNames<
         (SelectorNames::One(x), SelectorNames::One(y)) if x == y => a,
         _ => SelectorNames::Several,
     }
+}
+
+/// Computes `func` over the window of `series` that `window` bounds,
+/// updating the series' `state` from the previous tick when the function
+/// has an incremental form, and scanning the whole window otherwise.
+fn compute_range_call(
+    func: Func,
+    param: f64,
+    series: &Series,
+    window: &Matrix<'_>,
+    ts: i64,
+    state: Option<&mut WindowState>,
+) -> Option<f64> {
+    let start_ms = window.end_ms.saturating_sub(window.range_ms);
+    let scan = || range_series(series, start_ms, window.end_ms).and_then(|samples| range_fns::apply(func, &samples, window, param, ts));
+    let Some(state) = state.filter(|_| incremental::supports(func)) else {
+        return scan();
+    };
+    if state.advance(func, series, start_ms, window.end_ms) {
+        return state.result(func, param, ts, window.range_ms);
+    }
+    let value = scan();
+    state.rebuild(func, series, start_ms, window.end_ms);
+    value
 }
 
 /// Returns the samples of `series` in `(start_ms, end_ms]` without stale

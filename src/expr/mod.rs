@@ -7,6 +7,7 @@ mod binary;
 mod eval;
 mod functions;
 mod histogram;
+mod incremental;
 mod keys;
 mod plan;
 mod range;

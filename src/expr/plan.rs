@@ -172,6 +172,11 @@ pub struct Binary {
     /// `on(...)` when true, else `ignoring(...)` (empty when absent).
     pub on: bool,
     pub matching_labels: Vec<String>,
+    /// The labels that vector matching compares, as a grouping: `by` the
+    /// `on` labels, or `without` the `ignoring` ones (and the name).
+    pub matching: Grouping,
+    /// The match group of each series read so far, shared by clones.
+    pub signatures: Arc<Mutex<GroupCache>>,
     pub card: Card,
 }
 
@@ -333,6 +338,7 @@ impl Planner<'_> {
                 (modifier.return_bool, on, labels, card)
             }
         };
+        let matching = if on { Grouping::By(sorted_unique(&matching_labels)) } else { Grouping::Without(matching_labels.clone()) };
         Ok(Node::Binary(Box::new(Binary {
             op,
             lhs: self.node(&bin.lhs)?,
@@ -340,6 +346,8 @@ impl Planner<'_> {
             return_bool,
             on,
             matching_labels,
+            matching,
+            signatures: Arc::default(),
             card,
         })))
     }

@@ -95,9 +95,9 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
     if samples.len() < 2 {
         return None;
     }
-    let (first_t, first_v) = samples[0];
-    let (last_t, last_v) = samples[samples.len() - 1];
-    let mut result = last_v - first_v;
+    let (first, last) = (samples[0], samples[samples.len() - 1]);
+    let first_v = first.1;
+    let mut result = last.1 - first_v;
     if is_counter && series.may_reset {
         let mut previous = first_v;
         for &(_, value) in &samples[1..] {
@@ -107,14 +107,32 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
             previous = value;
         }
     }
+    let edges = WindowEdges { first, last, count: samples.len() };
+    Some(extrapolate(edges, result, matrix.end_ms, matrix.range_ms, is_counter, is_rate))
+}
 
-    let range_start = matrix.end_ms.saturating_sub(matrix.range_ms);
+/// A window's first and last samples and its number of samples.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WindowEdges {
+    pub first: (i64, f64),
+    pub last: (i64, f64),
+    /// At least 2.
+    pub count: usize,
+}
+
+/// Extrapolates `result`, the change over the samples of `edges` corrected
+/// for counter resets, to the window `(end_ms - range_ms, end_ms]`, as
+/// [`extrapolated_rate`] describes.
+pub(super) fn extrapolate(edges: WindowEdges, result: f64, end_ms: i64, range_ms: i64, is_counter: bool, is_rate: bool) -> f64 {
+    let (first_t, first_v) = edges.first;
+    let (last_t, _) = edges.last;
+    let range_start = end_ms.saturating_sub(range_ms);
     // Exact for any difference that fits i64, and no overflow beyond.
     let seconds_between = |from: i64, to: i64| to.checked_sub(from).map_or(to as f64 - from as f64, |d| d as f64) / 1000.0;
     let mut duration_to_start = seconds_between(range_start, first_t);
-    let mut duration_to_end = seconds_between(last_t, matrix.end_ms);
+    let mut duration_to_end = seconds_between(last_t, end_ms);
     let sampled_interval = seconds_between(first_t, last_t);
-    let average_interval = sampled_interval / (samples.len() - 1) as f64;
+    let average_interval = sampled_interval / (edges.count - 1) as f64;
     let threshold = average_interval * 1.1;
 
     if duration_to_start >= threshold {
@@ -132,9 +150,9 @@ fn extrapolated_rate(series: &RangeSeries<'_>, matrix: &Matrix<'_>, is_counter: 
 
     let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
     if is_rate {
-        factor /= matrix.range_ms as f64 / 1000.0;
+        factor /= range_ms as f64 / 1000.0;
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` and `idelta`: from the last two samples.

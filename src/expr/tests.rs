@@ -424,6 +424,38 @@ fn group_left_copies_labels_from_one_side() {
 }
 
 #[test]
+fn vector_matching_follows_new_series() {
+    let mut store = store();
+    load(&mut store, &labels("used", &[("job", "api")]), &[(10, 2.0)]);
+    load(&mut store, &labels("size", &[("job", "api")]), &[(10, 4.0)]);
+    let expr = Expr::parse("used / size").expect("parses");
+    let first = expr.eval(&store, 20 * S).expect("evaluates");
+    assert_eq!(first, vec![(Labels::from_pairs([("job", "api")]), 0.5)]);
+
+    // The same expression, whose match groups are cached, after a new
+    // series on each side.
+    load(&mut store, &labels("used", &[("job", "db")]), &[(15, 3.0)]);
+    load(&mut store, &labels("size", &[("job", "db")]), &[(15, 6.0)]);
+    let second = expr.eval(&store, 20 * S).expect("evaluates");
+    let expected = vec![(Labels::from_pairs([("job", "api")]), 0.5), (Labels::from_pairs([("job", "db")]), 0.5)];
+    assert_eq!(second, expected);
+}
+
+#[test]
+fn vector_matching_repeats_duplicate_error() {
+    let mut store = store();
+    for code in ["200", "500"] {
+        load(&mut store, &labels("info", &[("job", "api"), ("code", code)]), &[(10, 1.0)]);
+    }
+    load(&mut store, &labels("hits", &[("job", "api")]), &[(10, 5.0)]);
+    let expr = Expr::parse("hits / on(job) group_left info").expect("parses");
+    for round in 0..2 {
+        let error = expr.eval(&store, 20 * S).expect_err("duplicate on the one side");
+        assert!(error.message.starts_with("found duplicate series"), "round {round}: {}", error.message);
+    }
+}
+
+#[test]
 fn many_to_many_match_is_an_error() {
     let mut store = store();
     for code in ["200", "500"] {

@@ -9,6 +9,7 @@
 use rustc_hash::FxHashMap;
 
 use super::functions::Func;
+use super::incremental::WindowState;
 use crate::store::Store;
 
 /// Range-function results shared by the expressions evaluated at one time.
@@ -16,7 +17,11 @@ use crate::store::Store;
 /// Pass the same cache to [`Expr::eval_with`](super::Expr::eval_with) for
 /// every rule of a tick. The results are reused only while the store's
 /// content and the evaluation time stay the same, and are recomputed after
-/// any append or prune. Keeping one cache across ticks reuses its memory.
+/// any append or prune. Keeping one cache across ticks reuses its memory
+/// and lets range functions update per-series window state from the
+/// previous tick instead of reading whole windows (see `incremental`).
+/// That state is kept while the store's set of series is unchanged and
+/// the rules read it at every tick.
 #[derive(Debug, Default)]
 pub struct TickCache {
     /// The store content and evaluation time of the current results.
@@ -25,6 +30,8 @@ pub struct TickCache {
     epoch: u64,
     tables: Vec<Table>,
     positions: FxHashMap<ResultKey, usize>,
+    /// The store's series set that the window states' positions refer to.
+    series_set: Option<(u64, u64)>,
 }
 
 /// What a range-function result depends on besides the series: the
@@ -52,6 +59,9 @@ struct Table {
     /// are dropped.
     used_epoch: u64,
     slots: Vec<Slot>,
+    /// Window state per series for functions with an incremental form,
+    /// kept across epochs while the store's series set is unchanged.
+    states: Vec<WindowState>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -83,6 +93,13 @@ impl TickCache {
             return;
         }
         self.key = Some(key);
+        if self.series_set != Some(store.series_set_key()) {
+            // Positions may now name other series.
+            self.series_set = Some(store.series_set_key());
+            for table in &mut self.tables {
+                table.states.clear();
+            }
+        }
         let previous = self.epoch;
         self.epoch += 1;
         // Drop the tables that the previous epoch did not read, such as
@@ -114,7 +131,16 @@ impl TickCache {
             table.slots.clear();
             table.slots.resize(group_len, Slot::default());
         }
+        if table.states.len() != group_len {
+            table.states.clear();
+            table.states.resize(group_len, WindowState::default());
+        }
         index
+    }
+
+    /// Returns the window state of a series, kept from earlier ticks.
+    pub(super) fn state_mut(&mut self, table: usize, position: usize) -> Option<&mut WindowState> {
+        self.tables.get_mut(table)?.states.get_mut(position)
     }
 
     /// Returns the stored result of a series: `Some(None)` when the series
@@ -132,7 +158,7 @@ impl TickCache {
 
     fn add(&mut self, key: ResultKey) -> usize {
         let index = self.tables.len();
-        self.tables.push(Table { key, used_epoch: self.epoch, slots: Vec::new() });
+        self.tables.push(Table { key, used_epoch: self.epoch, slots: Vec::new(), states: Vec::new() });
         self.positions.insert(key, index);
         index
     }

@@ -95,7 +95,7 @@ impl Series {
             return;
         }
         let live = &self.samples[self.head..];
-        let expired = live.partition_point(|&(t, _)| t <= cutoff_ms);
+        let expired = count_expired(live, cutoff_ms);
         if expired == 0 {
             return;
         }
@@ -145,6 +145,17 @@ impl Series {
         let start = live.get(position).map_or(0, |&(t, _)| t);
         let end = live.last().map_or(0, |&(t, _)| t);
         start ^ end
+    }
+
+    /// Tells whether all samples in `[first_ms, last_ms]` are still in the
+    /// buffer and none of them is a stale marker, nor (with `check_resets`)
+    /// a counter reset after `first_ms`. Reads only the stored times of
+    /// stale markers and resets, not the samples.
+    pub fn is_clean_between(&self, first_ms: i64, last_ms: i64, check_resets: bool) -> bool {
+        let kept = !self.is_empty() && self.first_t <= first_ms;
+        let stale = any_time_within(&self.stale_times, first_ms.saturating_sub(1), last_ms);
+        let reset = check_resets && any_time_within(&self.reset_times, first_ms, last_ms);
+        kept && !stale && !reset
     }
 
     /// The samples in the left-open window `(start_ms, end_ms]`.
@@ -233,6 +244,19 @@ fn interpolated_position(samples: &[(i64, f64)], t_ms: i64, first_t: i64, last_t
     guess.min(last_position)
 }
 
+/// Counts the samples at or before `cutoff_ms`. A store pruned on every
+/// scrape drops one or a few samples at a time, so the first samples are
+/// checked one by one. That reads one cache line, where a binary search
+/// over a cold buffer waits for memory at every probe.
+fn count_expired(live: &[(i64, f64)], cutoff_ms: i64) -> usize {
+    const LINEAR_PROBES: usize = 8;
+    let scanned = live.iter().take(LINEAR_PROBES).take_while(|&&(t, _)| t <= cutoff_ms).count();
+    if scanned < LINEAR_PROBES {
+        return scanned;
+    }
+    LINEAR_PROBES + live[LINEAR_PROBES..].partition_point(|&(t, _)| t <= cutoff_ms)
+}
+
 fn drop_times_before(times: &mut Vec<i64>, cutoff_ms: i64) {
     let expired = times.partition_point(|&t| t <= cutoff_ms);
     times.drain(..expired);
@@ -254,6 +278,15 @@ mod tests {
         for t in -5..310 {
             let expected = samples.partition_point(|&(s, _)| s <= t);
             assert_eq!(count_at_or_before(&samples, t, 0, 300), expected, "t = {t}");
+        }
+    }
+
+    #[test]
+    fn expired_count_matches_partition_point() {
+        let samples: Vec<(i64, f64)> = (0..40).map(|t| (t * 10, 0.0)).collect();
+        for cutoff in -5..410 {
+            let expected = samples.partition_point(|&(t, _)| t <= cutoff);
+            assert_eq!(count_expired(&samples, cutoff), expected, "cutoff = {cutoff}");
         }
     }
 
