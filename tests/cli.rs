@@ -65,3 +65,11 @@ fn demo_rejects_zero_speed() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--speed"));
 }
+
+#[test]
+fn check_metrics_warns_on_repeated_series() {
+    let output = andon_with_stdin(&["check", "metrics"], b"m 1\nm 2\n");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("2:1: warning: repeated series m{}"), "{stdout}");
+}

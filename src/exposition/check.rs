@@ -8,21 +8,33 @@ use super::Format;
 
 /// Lists every sample of `body` as `name{a="1",b="2"} value [timestamp_ms]
 /// [# {labels} value [timestamp_ms]]`, labels sorted by name, then one
-/// `line:column: message` line per problem. Returns the listing and true
-/// when the body has no problem.
+/// `line:column: message` line per problem and one `line:1: warning:` line
+/// per repeated series. Returns the listing and true when the body has no
+/// problem; a repeated series is a warning, because a scrape keeps its
+/// first value and goes on.
 pub fn check_metrics(body: &[u8], format: Format) -> (String, bool) {
-    let mut listing = Listing(String::new());
+    let mut listing = Listing(String::new(), String::new());
     let summary = visit(body, format, |_| true, &mut listing);
-    let mut out = listing.0;
+    let Listing(mut out, warnings) = listing;
     for error in &summary.errors {
         let _ = writeln!(out, "{error}");
     }
+    out.push_str(&warnings);
     (out, summary.errors.is_empty())
 }
 
-struct Listing(String);
+/// The sample listing, and the warnings printed after the problems.
+struct Listing(String, String);
 
 impl<'a> Visitor<'a> for Listing {
+    fn duplicate(&mut self, sample: &SampleRef<'a, '_>) {
+        let out = &mut self.1;
+        let _ = write!(out, "{}:1: warning: repeated series ", sample.line);
+        out.push_str(sample.name);
+        write_labels(out, sample.labels);
+        out.push_str("; the first value is kept\n");
+    }
+
     fn sample(&mut self, sample: &SampleRef<'a, '_>) {
         let out = &mut self.0;
         out.push_str(sample.name);

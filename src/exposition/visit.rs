@@ -52,6 +52,10 @@ pub trait Visitor<'a> {
     /// Called for each `_created` sample of a counter, histogram or summary:
     /// its value is the family's creation time in seconds, not a series.
     fn created(&mut self, _sample: &SampleRef<'a, '_>) {}
+
+    /// Called for each kept sample whose series already appeared earlier in
+    /// the body; the earlier value is the one kept.
+    fn duplicate(&mut self, _sample: &SampleRef<'a, '_>) {}
 }
 
 /// Counts and problems from one pass over a body.
@@ -415,6 +419,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
                     *last = timestamp;
                 }
                 self.summary.duplicates += 1;
+                visitor.duplicate(&sample);
             }
         }
         Ok(())
