@@ -46,13 +46,24 @@ pub struct Expr {
     selector_cache: Arc<[Mutex<SelectorCache>]>,
 }
 
+/// Replaces promql-parser's generic message, which names neither the place
+/// nor the construct, with the mistakes that most often cause it.
+fn explain_syntax_error(message: String) -> String {
+    if message.trim() != "invalid promql query" {
+        return message;
+    }
+    "syntax error (the parser gives no position): check for an operator without a right-hand side (`up ==`), \
+     grouping labels without parentheses (`by (job)`, not `by job`), and unbalanced quotes"
+        .to_owned()
+}
+
 impl Expr {
     /// Parses `source` and rejects functions or constructs that andon cannot
     /// evaluate.
     pub fn parse(source: &str) -> Result<Expr, ExprError> {
         let parsed = promql_parser::parser::parse(source).map_err(|message| ExprError {
             offset: source::position_of_error(source, &message),
-            message,
+            message: explain_syntax_error(message),
         })?;
         let (root, selectors) = plan::plan(&parsed, source)?;
         match root {
