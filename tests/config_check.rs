@@ -867,3 +867,12 @@ fn bad_receiver_is_not_also_unknown() {
     let error = only(errors);
     assert!(error.message.contains("unknown receiver kind"), "{}", error.message);
 }
+
+#[test]
+fn url_credentials_with_authorization_header_rejected() {
+    let config = format!(
+        "{TARGET}\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://u:p@127.0.0.1:1/hook\"\nheaders = {{ Authorization = \"Bearer x\" }}\n"
+    );
+    let error = only(main_errors(&config));
+    assert!(error.message.contains("keep one"), "{}", error.message);
+}

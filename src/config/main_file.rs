@@ -499,8 +499,19 @@ fn webhook(
     if !complete {
         return None;
     }
+    let url = url?;
+    let has_credentials = reqwest::Url::parse(&url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+    if has_credentials && headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+        // The URL's credentials become an Authorization header of their own,
+        // so the request would carry two and the receiver may pick either.
+        checker.error_at(
+            section.start,
+            format!("{} has credentials in its URL and an Authorization header: keep one", section.title),
+        );
+        return None;
+    }
     Some(ReceiverKind::Webhook {
-        url: url?,
+        url,
         headers,
         timeout,
     })
