@@ -150,6 +150,9 @@ fn run(path: PathBuf) -> ExitCode {
 fn check(path: &PathBuf) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
+            for warning in andon::daemon::rule_warnings(&config) {
+                eprintln!("warning: {warning}");
+            }
             println!(
                 "{}: ok ({}, {}, {}, {})",
                 path.display(),

@@ -73,3 +73,19 @@ fn check_metrics_warns_on_repeated_series() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("2:1: warning: repeated series m{}"), "{stdout}");
 }
+
+#[test]
+fn check_warns_on_range_shorter_than_two_scrapes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("rules.toml"), "[[rule]]\nname = \"Cpu\"\nexpr = 'rate(x[5s])'\nred = { above = 1 }\n").expect("write rules");
+    let config = dir.path().join("andon.toml");
+    std::fs::write(
+        &config,
+        "[global]\nscrape_interval = \"5s\"\nscrape_timeout = \"5s\"\nrule_files = [\"rules.toml\"]\n\n[[target]]\nname = \"t\"\nurl = \"http://127.0.0.1:1/metrics\"\n",
+    )
+    .expect("write config");
+    let output = andon(&["check", config.to_str().expect("utf-8 path")]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: rule \"Cpu\""), "{stderr}");
+}

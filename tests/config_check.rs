@@ -876,3 +876,11 @@ fn url_credentials_with_authorization_header_rejected() {
     let error = only(main_errors(&config));
     assert!(error.message.contains("keep one"), "{}", error.message);
 }
+
+#[test]
+fn hysteresis_wider_than_below_trigger_is_rejected() {
+    let error = only(rule_errors(
+        "[[rule]]\nname = \"r\"\nexpr = 'up'\nhysteresis = 20\nyellow = { below = 0.1 }\n",
+    ));
+    assert!(error.message.contains("\"20%\""), "{}", error.message);
+}

@@ -557,15 +557,15 @@ fn clear_threshold(
             Direction::Above => trigger - band,
             Direction::Below => trigger + band,
         };
-        // A band wider than the trigger itself moves the clear threshold
-        // across zero, which for rates, ratios and sizes means never: most
+        // A band wider than the trigger itself puts the clear threshold
+        // across zero (above) or past twice the trigger (below), which for
+        // rates, ratios and sizes means the tier never clears. It is most
         // often a percent written as a plain number.
-        let crosses_zero = trigger != 0.0 && clear.signum() != trigger.signum() && clear != 0.0;
-        if crosses_zero {
+        if trigger != 0.0 && band > trigger.abs() {
             let field = checker.field(table, trigger_key).map(|f| f.value_start).unwrap_or(table.start);
             checker.error_at(
                 field,
-                format!("hysteresis {band} puts the clear threshold of {trigger_key} = {trigger} at {clear}, across zero, so the tier would never clear: write the band as a percent such as \"20%\", or set {key} explicitly"),
+                format!("hysteresis {band} is wider than {trigger_key} = {trigger} itself and puts its clear threshold at {clear}, where the tier would likely never clear: write the band as a percent such as \"20%\", or set {key} explicitly"),
             );
             return None;
         }

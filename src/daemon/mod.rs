@@ -88,6 +88,9 @@ pub async fn run(
         .await
         .map_err(|source| DaemonError::Listen { listen: listen.clone(), source })?;
     log_banner(&config, address);
+    for warning in rule_warnings(&config) {
+        tracing::warn!("{warning}");
+    }
     let mut daemon = Daemon::new(&config, clock, options, status)?;
     let scrape_every = daemon.clock.real_duration(config.global.scrape_interval);
     let evaluate_every = daemon.clock.real_duration(config.global.evaluation_interval);
@@ -142,7 +145,9 @@ impl Daemon {
         let keep = metric_filter(rules.iter().map(|(_, expr)| expr));
         let unchecked_names = rules
             .iter()
-            .filter(|(rule, _)| rule.name != TARGET_DOWN_RULE)
+            // absent() exists to watch for a missing metric, so its names
+            // are expected to be missing.
+            .filter(|(rule, _)| rule.name != TARGET_DOWN_RULE && !rule.expr.contains("absent"))
             .map(|(rule, expr)| (rule.name.clone(), expr.metric_names().unwrap_or_default()))
             .collect();
         if config.receivers.is_empty() {
@@ -265,6 +270,29 @@ fn log_transition(transition: &Transition) {
         alert.fingerprint = %transition.fingerprint,
         "tier changed"
     );
+}
+
+/// Returns problems in a valid config that make a rule unable to fire:
+/// a range selector too short to hold two scrapes, which functions such as
+/// `rate` need. `andon check` prints these and `andon run` logs them.
+pub fn rule_warnings(config: &Config) -> Vec<String> {
+    let interval_ms = config.global.scrape_interval.as_millis() as i64;
+    let mut warnings = Vec::new();
+    for rule in &config.rules {
+        let Ok(expr) = Expr::parse(&rule.expr) else { continue };
+        let Some(range_ms) = expr.shortest_range_ms() else { continue };
+        if range_ms < 2 * interval_ms {
+            warnings.push(format!(
+                "rule {:?} ({}): a range of {} holds fewer than two scrapes at scrape_interval {}, so functions such as rate() return nothing and the rule never fires; use a range of at least {} (four times the interval is safer)",
+                rule.name,
+                rule.source.display(),
+                humantime::format_duration(Duration::from_millis(range_ms as u64)),
+                humantime::format_duration(config.global.scrape_interval),
+                humantime::format_duration(config.global.scrape_interval * 2),
+            ));
+        }
+    }
+    warnings
 }
 
 /// Tells whether the daemon writes `name` itself rather than scraping it.

@@ -114,6 +114,14 @@ impl Expr {
         reach_ms(&self.root).max(0)
     }
 
+    /// The shortest range of a range selector in the expression (`x[1m]`
+    /// gives 60,000), or `None` without one. Subquery ranges are not
+    /// counted, because their step, not the scrape interval, spaces their
+    /// points.
+    pub fn shortest_range_ms(&self) -> Option<i64> {
+        shortest_range_ms(&self.root)
+    }
+
     /// Evaluates at `at_ms` and returns one value per output series. A scalar
     /// result is returned as one series with no labels.
     pub fn eval(&self, store: &Store, at_ms: i64) -> Result<Vec<(Labels, f64)>, ExprError> {
@@ -213,6 +221,22 @@ fn reach_ms(node: &Node) -> i64 {
         Node::Binary(bin) => reach_ms(&bin.lhs).max(reach_ms(&bin.rhs)),
         Node::Negate(inner) => reach_ms(inner),
         _ => 0,
+    }
+}
+
+fn shortest_range_ms(node: &Node) -> Option<i64> {
+    let shortest = |nodes: &mut dyn Iterator<Item = &Node>| nodes.filter_map(shortest_range_ms).min();
+    match node {
+        Node::Range { range_ms, .. } => Some(*range_ms),
+        Node::Subquery(sq) => shortest_range_ms(&sq.expr),
+        Node::Call { args, .. } => shortest(&mut args.iter()),
+        Node::Aggregate(agg) => {
+            let param = agg.param.as_ref().and_then(shortest_range_ms);
+            [param, shortest_range_ms(&agg.expr)].into_iter().flatten().min()
+        }
+        Node::Binary(bin) => [shortest_range_ms(&bin.lhs), shortest_range_ms(&bin.rhs)].into_iter().flatten().min(),
+        Node::Negate(inner) => shortest_range_ms(inner),
+        _ => None,
     }
 }
 
