@@ -253,9 +253,18 @@ async fn shutdown_signal() {
                 return;
             }
         };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+        // Without a handler SIGHUP would end the process at once, skipping
+        // the drain of queued notifications.
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::pin!(interrupt);
+        loop {
+            tokio::select! {
+                _ = &mut interrupt => return,
+                _ = terminate.recv() => return,
+                Some(()) = async { hangup.as_mut()?.recv().await } => {
+                    tracing::warn!("SIGHUP received: reloading the config is not supported yet; restart andon to apply changes");
+                }
+            }
         }
     }
     #[cfg(not(unix))]

@@ -30,14 +30,16 @@ pub enum DemoError {
     Listen(#[from] std::io::Error),
     #[error(transparent)]
     Daemon(#[from] daemon::DaemonError),
-    #[error("--speed must be a positive number of profile seconds per real second, got {0}")]
+    #[error("--speed must be a number of profile seconds per real second above 0 and at most 100, got {0}")]
     Speed(f64),
 }
 
 /// Runs the demo at `speed` times real time until the profile ends or
 /// `shutdown` completes.
 pub async fn run(speed: f64, shutdown: impl Future<Output = ()>) -> Result<(), DemoError> {
-    if !(speed.is_finite() && speed > 0.0) {
+    // Above 100x the 1-second scrape interval drops below 10 ms of real
+    // time, and scrapes and evaluations no longer keep up with the clock.
+    if !(speed.is_finite() && speed > 0.0 && speed <= 100.0) {
         return Err(DemoError::Speed(speed));
     }
     let rules_path = PathBuf::from("rules/erlmcp.toml");

@@ -205,6 +205,9 @@ async fn deliver_with_retry(name: &str, sink: &Sink, transition: &Transition, re
         match sink.deliver(transition).await {
             Ok(()) => {
                 count(stats, name, |c| c.delivered += 1);
+                if attempt > 1 {
+                    tracing::info!(receiver.name = name, alert.fingerprint = %transition.fingerprint, attempt, "delivered after retries");
+                }
                 tracing::debug!(receiver.name = name, alert.fingerprint = %transition.fingerprint, attempt, "delivered");
                 return;
             }

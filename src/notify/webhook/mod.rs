@@ -84,7 +84,10 @@ pub fn payload(receiver: &str, external_url: &str, transition: &Transition) -> P
     // The tier an alert is in; on resolution, the tier it left.
     let tier = if resolved { transition.from } else { transition.to };
     labels.set("tier", tier.as_str());
-    labels.set("severity", severity(tier));
+    // A rule's own `severity` label wins over the one derived from the tier.
+    if labels.get("severity").is_none() {
+        labels.set("severity", severity(tier));
+    }
 
     let mut annotations = Labels::new();
     annotations.set("summary", transition.summary.clone());
@@ -204,6 +207,14 @@ mod tests {
         assert_eq!(json["status"], "resolved");
         assert_eq!(json["alerts"][0]["labels"]["tier"], "yellow");
         assert_eq!(json["alerts"][0]["endsAt"], "2023-11-14T22:14:20Z");
+    }
+
+    #[test]
+    fn rule_severity_label_is_kept() {
+        let mut t = transition(Tier::Ok, Tier::Yellow);
+        t.labels.set("severity", "page");
+        let json = serde_json::to_value(payload("hook", "", &t)).unwrap();
+        assert_eq!(json["alerts"][0]["labels"]["severity"], "page");
     }
 
     #[test]
