@@ -63,7 +63,7 @@ pub use main_file::{
 };
 pub use render::{render_errors, render_errors_with};
 pub use rule_file::{DEFAULT_CLEAR_FOR, DEFAULT_MISSING_FOR};
-pub use units::{parse_duration, parse_size};
+pub use units::{parse_duration, parse_size, DURATION_UNITS};
 
 use std::path::PathBuf;
 use std::time::Duration;

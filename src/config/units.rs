@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Duration units in the order Prometheus requires them, with their length
 /// in milliseconds. A year is 365 days and a week 7 days, as in Prometheus.
-const DURATION_UNITS: [(&str, u64); 7] = [
+pub const DURATION_UNITS: [(&str, u64); 7] = [
     ("y", 365 * 24 * 3_600_000),
     ("w", 7 * 24 * 3_600_000),
     ("d", 24 * 3_600_000),

@@ -8,60 +8,13 @@ pub struct DurationError {
     pub text: String,
 }
 
-/// Units in the order Prometheus requires them, with their length in ms.
-/// A year is 365 days and a week 7 days, as in Prometheus.
-const UNITS: [(&str, i64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
-/// Parses a Prometheus duration into milliseconds.
-///
-/// Each unit may appear once, in the order of [`UNITS`], and `0` alone is zero.
+/// Parses a Prometheus duration into milliseconds, with the same rules as
+/// durations in andon's config files: units from `y` down to `ms`, each at
+/// most once, and `0` alone is zero.
 pub fn parse_duration_ms(text: &str) -> Result<i64, DurationError> {
     let invalid = || DurationError { text: text.to_string() };
-    if text == "0" {
-        return Ok(0);
-    }
-    if text.is_empty() {
-        return Err(invalid());
-    }
-
-    let mut rest = text;
-    let mut total: i64 = 0;
-    // Index of the next unit allowed, so that units appear in order and once.
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let number: i64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-
-        let position = UNITS[next_unit..]
-            .iter()
-            .position(|(unit, _)| unit_matches(rest, unit))
-            .ok_or_else(invalid)?;
-        let (unit, unit_ms) = UNITS[next_unit + position];
-        rest = &rest[unit.len()..];
-        next_unit += position + 1;
-
-        let part = number.checked_mul(unit_ms).ok_or_else(invalid)?;
-        total = total.checked_add(part).ok_or_else(invalid)?;
-    }
-    Ok(total)
-}
-
-/// Tells whether `rest` starts with `unit`, where `m` must not be the start
-/// of `ms`.
-fn unit_matches(rest: &str, unit: &str) -> bool {
-    rest.starts_with(unit) && !(unit == "m" && rest.starts_with("ms"))
+    let duration = crate::config::parse_duration(text).map_err(|_| invalid())?;
+    i64::try_from(duration.as_millis()).map_err(|_| invalid())
 }
 
 /// Formats milliseconds as Prometheus does (`10m30s`, `0s`).
@@ -75,7 +28,8 @@ pub fn format_duration_ms(ms: i64) -> String {
         out.push('-');
         rest = rest.saturating_neg();
     }
-    for (unit, unit_ms) in UNITS {
+    for (unit, unit_ms) in crate::config::DURATION_UNITS {
+        let unit_ms = unit_ms as i64;
         if rest >= unit_ms {
             out.push_str(&format!("{}{unit}", rest / unit_ms));
             rest %= unit_ms;
