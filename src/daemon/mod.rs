@@ -183,8 +183,8 @@ impl Daemon {
     /// Scrapes every target at once and stores the results.
     async fn scrape_all(&mut self) {
         let at_ms = self.clock.now_ms();
-        let keep = self.keep.clone();
-        let keep_name = move |name: &str| keep.as_ref().is_none_or(|names| names.contains(name));
+        let keep = &self.keep;
+        let keep_name = |name: &str| keep.as_ref().is_none_or(|names| names.contains(name));
         let scraper = &self.scraper;
         let outcomes = futures::future::join_all(
             self.targets.iter().map(|target| scraper.scrape(target, &keep_name)),
