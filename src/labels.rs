@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// The label that holds a series' metric name.
+/// The label that contains a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
 /// A set of labels sorted by name, with unique names.

@@ -23,7 +23,7 @@ enum Behaviour {
     Respond(Vec<u8>),
     /// Writes headers, then one byte every 100 ms, forever.
     Trickle,
-    /// Reads the request and never answers.
+    /// Reads the request and never responds.
     Silent,
     /// Writes headers, then chunks of this many `a` bytes, forever.
     Endless(usize),
@@ -128,7 +128,8 @@ async fn oversized_body_stops_at_limit() {
 async fn oversized_message_names_both_sizes() {
     let err = ScrapeError::BodyTooLarge { limit: 100, read: 150 };
     let message = err.to_string();
-    assert!(message.contains("100") && message.contains("150"), "{message}");
+    assert!(message.contains("100"), "{message}");
+    assert!(message.contains("150"), "{message}");
 }
 
 #[tokio::test]

@@ -186,7 +186,7 @@ pub struct TierSpec {
     pub for_: Duration,
 }
 
-/// What happens when a series has no value (missing or NaN).
+/// The action taken when a series has no value (missing or NaN).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnMissing {
     /// Keep the current tier (default): a silent target never sends a false

@@ -311,7 +311,7 @@ fn metric_filter<'a>(exprs: impl Iterator<Item = &'a Expr>) -> Option<HashSet<St
     Some(names)
 }
 
-/// The built-in rule that raises red when a target's `up` has been 0 for
+/// Builds the built-in rule that raises red when a target's `up` has been 0 for
 /// `target_down_after`.
 fn target_down_rule(config: &Config) -> Rule {
     Rule {

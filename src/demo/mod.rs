@@ -21,7 +21,7 @@ pub use sim::Simulator;
 /// The default rules, built into the binary so the demo needs no files.
 pub const ERLMCP_RULES: &str = include_str!("../../rules/erlmcp.toml");
 
-/// Why the demo could not run.
+/// An error that stops the demo.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("built-in rules are invalid:\n{0}")]

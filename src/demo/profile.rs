@@ -82,7 +82,7 @@ const PHASES: [Phase; 4] = [
 /// every rate window and the 90-second `clear_for` to return to ok.
 pub const DURATION_SECONDS: f64 = 900.0;
 
-/// The condition `t` seconds into the profile.
+/// Returns the condition `t` seconds into the profile.
 pub fn condition_at(t: f64) -> Condition {
     let mut current = PHASES[0].condition;
     for phase in &PHASES[1..] {
@@ -95,7 +95,7 @@ pub fn condition_at(t: f64) -> Condition {
     current
 }
 
-/// The name of the phase `t` seconds into the profile.
+/// Returns the name of the phase `t` seconds into the profile.
 pub fn phase_at(t: f64) -> &'static str {
     PHASES.iter().rev().find(|phase| t >= phase.start).map_or(PHASES[0].name, |phase| phase.name)
 }

@@ -65,7 +65,7 @@ impl fmt::Display for Tier {
     }
 }
 
-/// Why a transition happened.
+/// The cause of a transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {

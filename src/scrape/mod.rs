@@ -2,7 +2,7 @@
 //!
 //! One [`Scraper`] contains the HTTP client shared by all targets. A scrape
 //! either returns the parsed samples with the target's labels attached, or a
-//! [`ScrapeError`] that says why; the caller records `up = 0` and goes on.
+//! [`ScrapeError`] with the cause; the caller records `up = 0` and goes on.
 
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
@@ -367,7 +367,7 @@ pub fn attach_target_labels(mut labels: Labels, target_labels: &Labels) -> Label
     labels
 }
 
-/// The labels every series of `target` carries: `job`, `instance` (the URL's
+/// Builds the labels every series of `target` carries: `job`, `instance` (the URL's
 /// host and port unless set), and the configured ones.
 pub fn target_labels(name: &str, url: &str, configured: &Labels) -> Labels {
     let mut labels = configured.clone();

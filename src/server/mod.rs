@@ -71,7 +71,7 @@ async fn serve_metrics(State(status): State<SharedStatus>) -> impl IntoResponse 
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }
 
-/// Every series that is not ok, with its state and the reason, in the
+/// Lists every series that is not ok, with its state and the reason, in the
 /// Prometheus API envelope. `?all=1` lists ok series too.
 async fn alerts(
     State(status): State<SharedStatus>,

@@ -15,8 +15,8 @@ use crate::labels::Labels;
 
 pub use series::Series;
 
-/// Prometheus's stale marker: a sample with this NaN bit pattern says the
-/// series ended at that time.
+/// Prometheus's stale marker: a sample with this NaN bit pattern marks
+/// the end of its series at that time.
 pub const STALE_MARKER: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
 
 /// Tells whether `value` is the stale marker (and not an ordinary NaN).

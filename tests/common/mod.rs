@@ -71,7 +71,7 @@ pub async fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) ->
     condition()
 }
 
-/// Polls the async `condition` every 20 ms until it holds or `timeout`
+/// Polls the async `condition` every 20 ms until it is true or `timeout`
 /// passes.
 pub async fn wait_for_async<F, Fut>(timeout: Duration, mut condition: F) -> bool
 where

@@ -125,7 +125,7 @@ pub fn payload(receiver: &str, external_url: &str, transition: &Transition) -> P
     }
 }
 
-/// The conventional `severity` label for a tier, for receivers that route
+/// Returns the conventional `severity` label for a tier, for receivers that route
 /// on it.
 pub fn severity(tier: Tier) -> &'static str {
     match tier {
@@ -152,7 +152,7 @@ impl Webhook {
     }
 }
 
-/// Maps an HTTP answer to success or the kind of failure.
+/// Maps an HTTP response to success or the kind of failure.
 pub(crate) async fn classify(response: reqwest::Response) -> Result<(), NotifyError> {
     let status = response.status();
     if status.is_success() {
