@@ -4,8 +4,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rustc_hash::FxHashMap;
-
 use super::eval::{internal, Evaluator};
 use super::keys::{KeyIndex, PairList};
 use super::plan::{AggOp, Aggregate, Grouping, Node};
@@ -78,6 +76,7 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
         };
         out.push(Sample {
             labels: Cow::Owned(cache.groups[position].clone()),
+            origin: None,
             drop_name: false,
             value: finish(agg.op, accumulator, param),
             t_ms: ts,
@@ -91,17 +90,21 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
 ///
 /// Finding a sample's group means looking up and hashing its labels, which
 /// costs more than the aggregation itself. A sample whose labels are
-/// borrowed from the store is instead found by the address of those labels,
-/// which stays fixed while the store's series set key does.
+/// borrowed from the store is instead found by its series' position, which
+/// stays fixed while the store's series set key does.
 #[derive(Debug, Default)]
 pub struct GroupCache {
     key: Option<(u64, u64)>,
     groups: Vec<Labels>,
     index: KeyIndex,
-    /// Group positions by the address of a series' labels and whether the
-    /// sample drops `__name__`.
-    by_series: FxHashMap<(usize, bool), usize>,
+    /// Group positions by the series' group and position in the store:
+    /// entry `2 * position + 1` is for samples that drop `__name__`, and
+    /// `NO_GROUP` marks series not seen yet.
+    by_series: Vec<Vec<u32>>,
 }
+
+/// The entry of [`GroupCache::by_series`] for a series not seen yet.
+const NO_GROUP: u32 = u32::MAX;
 
 impl GroupCache {
     /// Empties the cache unless it belongs to `key`. Groups of samples with
@@ -123,12 +126,15 @@ impl GroupCache {
 
     /// Returns the position of the sample's group, adding the group if new.
     pub(super) fn group_of(&mut self, sample: &Sample<'_>, grouping: &Grouping) -> usize {
-        let identity = match &sample.labels {
-            Cow::Borrowed(labels) => Some((std::ptr::from_ref::<Labels>(labels) as usize, sample.drop_name)),
-            Cow::Owned(_) => None,
-        };
-        if let Some(position) = identity.and_then(|id| self.by_series.get(&id)) {
-            return *position;
+        let identity = sample.origin.map(|origin| {
+            let series_ref = origin.series_ref;
+            (series_ref.group(), 2 * series_ref.position() + usize::from(sample.drop_name))
+        });
+        if let Some((group, entry)) = identity {
+            let known = self.by_series.get(group).and_then(|entries| entries.get(entry));
+            if let Some(&position) = known.filter(|&&position| position != NO_GROUP) {
+                return position as usize;
+            }
         }
         let pairs = PairList::collect(group_pairs(sample, grouping));
         let groups = &mut self.groups;
@@ -139,8 +145,15 @@ impl GroupCache {
                 groups.len() - 1
             }
         };
-        if let Some(id) = identity {
-            self.by_series.insert(id, position);
+        if let (Some((group, entry)), Ok(position)) = (identity, u32::try_from(position)) {
+            if self.by_series.len() <= group {
+                self.by_series.resize_with(group + 1, Vec::new);
+            }
+            let entries = &mut self.by_series[group];
+            if entries.len() <= entry {
+                entries.resize(entry + 1, NO_GROUP);
+            }
+            entries[entry] = position;
         }
         position
     }
@@ -302,7 +315,7 @@ fn count_values<'s>(samples: &[Sample<'s>], grouping: &Grouping, label: &str, ts
             Some(&position) => out[position].value += 1.0,
             None => {
                 index.insert(labels.clone(), out.len());
-                out.push(Sample { labels: Cow::Owned(labels), drop_name: false, value: 1.0, t_ms: ts });
+                out.push(Sample { labels: Cow::Owned(labels), origin: None, drop_name: false, value: 1.0, t_ms: ts });
             }
         }
     }

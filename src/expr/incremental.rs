@@ -93,6 +93,10 @@ pub(super) struct WindowState {
     sum_xy: CompensatedSum,
     sum_x2: CompensatedSum,
     abs_xy: f64,
+    /// For `rate`, `increase` and `delta`: the sequence numbers of `first`
+    /// and `last` in the series (see `Series::appended`).
+    first_sequence: u64,
+    last_sequence: u64,
     /// For `rate`, `increase` and `delta`: the samples that follow `first`,
     /// oldest first; `lookahead_len` of them are set.
     lookahead: [(i64, f64); LOOKAHEAD],
@@ -166,30 +170,74 @@ impl WindowState {
     }
 
     /// Moves `first`, `last` and `count` to the new window, taking the new
-    /// first sample from the lookahead copies while they last.
+    /// first sample from the lookahead copies. In a steady tick, where the
+    /// window ends at or after the series' latest sample, this reads no
+    /// sample buffer except to refill the copies every `LOOKAHEAD` samples.
     fn move_edges(&mut self, series: &Series, start_ms: i64, end_ms: i64) -> bool {
-        let entering = series.window(self.last.0, end_ms);
-        if entering.has_stale {
+        if !self.move_last(series, end_ms) {
             return false;
         }
-        if let Some(&last) = entering.samples.last() {
-            self.last = last;
-            self.count += entering.samples.len();
-        }
         while self.first.0 <= start_ms {
-            if self.lookahead_len == 0 {
-                return self.fill_edges(series, start_ms, end_ms);
+            if self.lookahead_len == 0 && !self.refill_lookahead(series) {
+                return false;
             }
             self.first = self.lookahead[0];
+            self.first_sequence += 1;
             self.lookahead.copy_within(1.., 0);
             self.lookahead_len -= 1;
-            self.count = self.count.saturating_sub(1);
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
+        self.count = self.window_len();
         // The store may have pruned the samples the copies stand for, or
         // marked a reset or a stale sample among the new ones.
         series.is_clean_between(self.first.0, self.last.0, self.is_counter)
+    }
+
+    /// Moves `last` to the latest sample at or before `end_ms`. The store
+    /// appends samples in time order, so when the series' latest sample is
+    /// at or before `end_ms`, every sample after the old `last` entered the
+    /// window and the latest is the new `last`.
+    fn move_last(&mut self, series: &Series, end_ms: i64) -> bool {
+        let Some(latest) = series.last_sample() else {
+            return false;
+        };
+        if latest.0 <= end_ms {
+            self.last = latest;
+            self.last_sequence = series.appended().saturating_sub(1);
+            return true;
+        }
+        let entering = series.window(self.last.0, end_ms);
+        if let Some(&last) = entering.samples.last() {
+            self.last = last;
+            self.last_sequence = entering.first_sequence + entering.samples.len() as u64 - 1;
+        }
+        true
+    }
+
+    /// Copies the samples after `first` into the lookahead. Returns false
+    /// when the store dropped them or none follows.
+    fn refill_lookahead(&mut self, series: &Series) -> bool {
+        let Some(following) = series.samples_from(self.first_sequence + 1) else {
+            return false;
+        };
+        let copied = following.len().min(LOOKAHEAD);
+        self.lookahead[..copied].copy_from_slice(&following[..copied]);
+        self.lookahead_len = copied;
+        copied > 0
+    }
+
+    /// The number of samples from `first` to `last`, which the window
+    /// contains all of while the state is valid.
+    fn window_len(&self) -> usize {
+        let span = self.last_sequence.saturating_sub(self.first_sequence);
+        usize::try_from(span).map_or(usize::MAX, |span| span.saturating_add(1))
+    }
+
+    /// Tells whether updating the state reads the series' sample buffer,
+    /// so that the caller loads that memory ahead for such states only.
+    pub(super) fn reads_buffer(&self, func: Func) -> bool {
+        !(self.valid && reads_edges_only(func) && self.lookahead_len > 0)
     }
 
     /// Sets the edges and the lookahead copies from the window
@@ -208,6 +256,8 @@ impl WindowState {
         self.end_ms = end_ms;
         self.first = first;
         self.last = last;
+        self.first_sequence = window.first_sequence;
+        self.last_sequence = window.first_sequence + samples.len() as u64 - 1;
         self.count = samples.len();
         let following = &samples[1..samples.len().min(1 + LOOKAHEAD)];
         self.lookahead[..following.len()].copy_from_slice(following);

@@ -37,6 +37,7 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         if let Some(value) = apply(func, series, &matrix, param, ts) {
             out.push(Sample {
                 labels: series.labels.clone(),
+                origin: series.origin,
                 // last_over_time returns the selected sample itself and keeps
                 // the metric name; every other range function drops it.
                 drop_name: series.drop_name || func != Func::LastOverTime,

@@ -139,6 +139,11 @@ impl TickCache {
     }
 
     /// Returns the window state of a series, kept from earlier ticks.
+    pub(super) fn state(&self, table: usize, position: usize) -> Option<&WindowState> {
+        self.tables.get(table)?.states.get(position)
+    }
+
+    /// Returns the window state of a series, kept from earlier ticks.
     pub(super) fn state_mut(&mut self, table: usize, position: usize) -> Option<&mut WindowState> {
         self.tables.get_mut(table)?.states.get_mut(position)
     }
