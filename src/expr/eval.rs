@@ -174,15 +174,19 @@ impl<'s> Evaluator<'s> {
                 table = cache.table(key, self.store.group_len(key.group));
             }
             let position = series_ref.position();
-            let reads_buffer = || cache.state(table, position).is_none_or(|state| state.reads_buffer(func));
-            if cache.get(table, position).is_none() && reads_buffer() {
-                preloaded ^= series.preload_window(start_ms);
+            if cache.get(table, position).is_some() {
+                continue;
             }
+            preloaded ^= match cache.state(table, position) {
+                Some(state) if !state.reads_buffer() => 0,
+                Some(state) => state.preload(series, start_ms),
+                None => series.preload_window(start_ms),
+            };
         }
         std::hint::black_box(preloaded);
 
         key.group = usize::MAX;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(matched.len());
         for (series_ref, series) in matched {
             // The selector cache lists series group by group, so the table
             // lookup runs once per group.

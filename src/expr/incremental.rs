@@ -124,49 +124,80 @@ impl WindowState {
         self.valid
     }
 
+    /// Adds the samples that entered the window and removes those that
+    /// left it. The leaving samples come from the lookahead copies, so a
+    /// steady tick reads only the newest samples of the series' buffer.
     fn apply_changes(&mut self, func: Func, series: &Series, start_ms: i64, end_ms: i64) -> bool {
-        // The old window's first sample onward: the samples that leave, the
-        // samples that stay and the samples that enter. The store only
-        // appends after its latest sample, so every sample newer than `last`
-        // is new to the state.
-        let union = series.window(self.first.0.saturating_sub(1), end_ms);
-        let samples = union.samples;
-        // A missing first sample means the store pruned samples the state
-        // still counts.
-        if union.has_stale || samples.first().map(|s| s.0) != Some(self.first.0) {
+        let Some((entering, entering_sequence)) = self.entering(series, end_ms) else {
             return false;
-        }
-        let leaving = samples.iter().take_while(|s| s.0 <= start_ms).count();
-        let entering_from = samples.len() - samples.iter().rev().take_while(|s| s.0 > self.last.0).count();
-        // `start_ms < last.0` makes every leaving sample an old one, and the
-        // window keeps at least the old last sample.
-        if leaving >= entering_from || entering_from == 0 {
-            return false;
-        }
-
-        for index in entering_from..samples.len() {
-            let (previous, current) = (samples[index - 1], samples[index]);
-            if !current.1.is_finite() {
+        };
+        let mut previous = self.last.1;
+        for &sample in entering {
+            if !sample.1.is_finite() {
                 return false;
             }
-            self.add(current, previous.1);
+            self.add(sample, previous);
+            previous = sample.1;
         }
+        if let Some(&last) = entering.last() {
+            self.last = last;
+            self.last_sequence = entering_sequence + entering.len() as u64 - 1;
+        }
+
+        // `start_ms < last.0` of the old window, which `advance` checked,
+        // makes every leaving sample an old one, and the window keeps at
+        // least the old last sample.
         let mut extreme_left = false;
-        for index in 0..leaving {
-            let (old, next) = (samples[index], samples[index + 1]);
+        while self.first.0 <= start_ms {
+            let old = self.first;
+            if !self.move_first(series) {
+                return false;
+            }
             extreme_left |= old.0 == self.extreme.sample.0;
-            self.remove(old, next.1);
+            self.remove(old, self.first.1);
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
-        self.first = samples[leaving];
-        self.last = samples[samples.len() - 1];
 
-        let window = &samples[leaving..];
         if extreme_left && matches!(func, Func::MinOverTime | Func::MaxOverTime) {
+            let window = series.samples_from(self.first_sequence).and_then(|samples| samples.get(..self.window_len()));
+            let Some(window) = window.filter(|window| !window.is_empty()) else {
+                return false;
+            };
             self.extreme = extreme_of(window, self.wants_max);
         }
-        self.count == window.len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
+        // The store may have pruned samples that the state still counts.
+        let kept = series.is_clean_between(self.first.0, self.last.0, false);
+        kept && self.count == self.window_len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
+    }
+
+    /// Returns the samples after `last` up to `end_ms` with the sequence
+    /// number of the first of them, or `None` when the store dropped
+    /// `last`. When the series' latest sample is at or before `end_ms`,
+    /// which is the case at every tick that evaluates at the latest scrape,
+    /// they are found by sequence number instead of by a search.
+    fn entering<'a>(&self, series: &'a Series, end_ms: i64) -> Option<(&'a [(i64, f64)], u64)> {
+        let latest = series.last_sample()?;
+        let next_sequence = self.last_sequence + 1;
+        if latest.0 <= end_ms {
+            return Some((series.samples_from(next_sequence)?, next_sequence));
+        }
+        let window = series.window(self.last.0, end_ms);
+        Some((window.samples, window.first_sequence))
+    }
+
+    /// Moves `first` to the next sample, from the lookahead copies, which
+    /// are refilled from the series when empty. Returns false when the
+    /// store dropped the next sample or none follows.
+    fn move_first(&mut self, series: &Series) -> bool {
+        if self.lookahead_len == 0 && !self.refill_lookahead(series) {
+            return false;
+        }
+        self.first = self.lookahead[0];
+        self.first_sequence += 1;
+        self.lookahead.copy_within(1.., 0);
+        self.lookahead_len -= 1;
+        true
     }
 
     /// Moves `first`, `last` and `count` to the new window, taking the new
@@ -178,13 +209,9 @@ impl WindowState {
             return false;
         }
         while self.first.0 <= start_ms {
-            if self.lookahead_len == 0 && !self.refill_lookahead(series) {
+            if !self.move_first(series) {
                 return false;
             }
-            self.first = self.lookahead[0];
-            self.first_sequence += 1;
-            self.lookahead.copy_within(1.., 0);
-            self.lookahead_len -= 1;
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
@@ -234,10 +261,22 @@ impl WindowState {
         usize::try_from(span).map_or(usize::MAX, |span| span.saturating_add(1))
     }
 
-    /// Tells whether updating the state reads the series' sample buffer,
-    /// so that the caller loads that memory ahead for such states only.
-    pub(super) fn reads_buffer(&self, func: Func) -> bool {
-        !(self.valid && reads_edges_only(func) && self.lookahead_len > 0)
+    /// Reads the samples that updating the state will read first from the
+    /// series' buffer, and returns a value derived from them, as
+    /// `Series::preload_window` does.
+    pub(super) fn preload(&self, series: &Series, start_ms: i64) -> i64 {
+        if !self.valid {
+            return series.preload_window(start_ms);
+        }
+        let following = series.samples_from(self.first_sequence + 1).and_then(|samples| samples.first());
+        following.map_or(0, |&(t, _)| t)
+    }
+
+    /// Tells whether updating the state reads the oldest samples of the
+    /// series' buffer, so that the caller loads that memory ahead for such
+    /// states only.
+    pub(super) fn reads_buffer(&self) -> bool {
+        !(self.valid && self.lookahead_len > 0)
     }
 
     /// Sets the edges and the lookahead copies from the window
@@ -256,13 +295,23 @@ impl WindowState {
         self.end_ms = end_ms;
         self.first = first;
         self.last = last;
-        self.first_sequence = window.first_sequence;
-        self.last_sequence = window.first_sequence + samples.len() as u64 - 1;
+        self.set_sequences(samples, window.first_sequence);
         self.count = samples.len();
-        let following = &samples[1..samples.len().min(1 + LOOKAHEAD)];
+        true
+    }
+
+    /// Sets the sequence numbers of the window `samples`, which start at
+    /// `first_sequence`, and copies the samples after the first one.
+    fn set_sequences(&mut self, samples: &[(i64, f64)], first_sequence: u64) {
+        self.first_sequence = first_sequence;
+        self.last_sequence = first_sequence + (samples.len() as u64).saturating_sub(1);
+        self.copy_lookahead(samples);
+    }
+
+    fn copy_lookahead(&mut self, samples: &[(i64, f64)]) {
+        let following = samples.get(1..samples.len().min(1 + LOOKAHEAD)).unwrap_or(&[]);
         self.lookahead[..following.len()].copy_from_slice(following);
         self.lookahead_len = following.len();
-        true
     }
 
     /// Counts `sample`, which follows a sample of value `previous`, into the
@@ -336,6 +385,7 @@ impl WindowState {
         self.end_ms = end_ms;
         self.first = first;
         self.last = last;
+        self.set_sequences(samples, window.first_sequence);
         self.anchor_ms = first.0;
         self.wants_max = func == Func::MaxOverTime;
         self.extreme = Extreme::starting_at(first);

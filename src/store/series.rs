@@ -85,13 +85,14 @@ impl Series {
         (!self.is_empty()).then_some(self.last)
     }
 
-    /// The live samples from sequence number `sequence` on, or `None` when
-    /// that sample was dropped or is not appended yet.
+    /// The live samples from sequence number `sequence` on, empty when
+    /// `sequence` is the next to be appended, or `None` when that sample
+    /// was dropped or lies further ahead.
     pub fn samples_from(&self, sequence: u64) -> Option<&[(i64, f64)]> {
         let live = self.samples();
         let oldest = self.appended.checked_sub(live.len() as u64)?;
         let offset = usize::try_from(sequence.checked_sub(oldest)?).ok()?;
-        live.get(offset..).filter(|rest| !rest.is_empty())
+        live.get(offset..)
     }
 
     /// The sequence number of the live sample at `index` in
