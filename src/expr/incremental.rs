@@ -46,7 +46,7 @@ fn reads_edges_only(func: Func) -> bool {
 /// The number of samples after a window's first one that the state copies,
 /// so that the window's next first samples are found without reading the
 /// series' buffer, where the read is usually a cache miss.
-const LOOKAHEAD: usize = 3;
+const LOOKAHEAD: usize = 8;
 
 /// A Kahan-Neumaier sum, as Prometheus 3 accumulates its statistics.
 #[derive(Clone, Copy, Debug, Default)]
@@ -131,6 +131,7 @@ impl WindowState {
         let Some((entering, entering_sequence)) = self.entering(series, end_ms) else {
             return false;
         };
+        let entering = entering.as_slice();
         let mut previous = self.last.1;
         for &sample in entering {
             if !sample.1.is_finite() {
@@ -176,14 +177,19 @@ impl WindowState {
     /// `last`. When the series' latest sample is at or before `end_ms`,
     /// which is the case at every tick that evaluates at the latest scrape,
     /// they are found by sequence number instead of by a search.
-    fn entering<'a>(&self, series: &'a Series, end_ms: i64) -> Option<(&'a [(i64, f64)], u64)> {
+    fn entering<'a>(&self, series: &'a Series, end_ms: i64) -> Option<(Entering<'a>, u64)> {
         let latest = series.last_sample()?;
         let next_sequence = self.last_sequence + 1;
+        if latest.0 <= end_ms && series.appended() == next_sequence + 1 {
+            // Only the latest sample entered, which the series keeps a copy
+            // of beside its buffer.
+            return Some((Entering::Latest(latest), next_sequence));
+        }
         if latest.0 <= end_ms {
-            return Some((series.samples_from(next_sequence)?, next_sequence));
+            return Some((Entering::Buffered(series.samples_from(next_sequence)?), next_sequence));
         }
         let window = series.window(self.last.0, end_ms);
-        Some((window.samples, window.first_sequence))
+        Some((Entering::Buffered(window.samples), window.first_sequence))
     }
 
     /// Moves `first` to the next sample, from the lookahead copies, which
@@ -268,8 +274,10 @@ impl WindowState {
         if !self.valid {
             return series.preload_window(start_ms);
         }
-        let following = series.samples_from(self.first_sequence + 1).and_then(|samples| samples.first());
-        following.map_or(0, |&(t, _)| t)
+        if let Some(following) = series.samples_from(self.first_sequence + 1).and_then(|samples| samples.first()) {
+            prefetch(following);
+        }
+        0
     }
 
     /// Tells whether updating the state reads the oldest samples of the
@@ -468,6 +476,22 @@ impl WindowState {
 
 }
 
+/// The samples that entered a window since the previous tick.
+enum Entering<'a> {
+    /// Only the series' latest sample, copied from beside its buffer.
+    Latest((i64, f64)),
+    Buffered(&'a [(i64, f64)]),
+}
+
+impl Entering<'_> {
+    fn as_slice(&self) -> &[(i64, f64)] {
+        match self {
+            Entering::Latest(sample) => std::slice::from_ref(sample),
+            Entering::Buffered(samples) => samples,
+        }
+    }
+}
+
 /// The minimum or maximum of a window, updated sample by sample as
 /// Prometheus's scan is, which keeps the first of equal values: that
 /// matters only for 0 and -0, which compare equal.
@@ -582,11 +606,21 @@ mod tests {
     /// Evaluates `source` each second with a cache kept across ticks, as the
     /// engine does, and compares every result with a full scan.
     fn check_against_full_scan(source: &str, exact: bool) {
+        check_every(source, exact, 1);
+    }
+
+    /// Evaluates `source` every `step_s` seconds, so that `step_s` samples
+    /// enter each window between ticks, and compares as
+    /// [`check_against_full_scan`] does.
+    fn check_every(source: &str, exact: bool, step_s: i64) {
         let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
         let mut store = Store::new(70 * S);
         let mut cache = TickCache::new();
         for t in 0..150 {
             append_second(&mut store, t);
+            if t % step_s != 0 {
+                continue;
+            }
             let incremental = expr.eval_with(&store, t * S, &mut cache).expect("evaluates with the cache");
             let full = expr.eval(&store, t * S).expect("evaluates");
             let incremental_labels: Vec<&Labels> = incremental.iter().map(|(l, _)| l).collect();
@@ -658,6 +692,43 @@ mod tests {
     #[test]
     fn offset_window_matches_full_scan() {
         check_against_full_scan("avg_over_time(m[30s] offset 10s)", false);
+    }
+
+    #[test]
+    fn offset_rate_matches_full_scan() {
+        // The window ends before the latest sample, so its new last sample
+        // is found by a search instead of by sequence number.
+        check_against_full_scan("rate(m[30s] offset 10s)", true);
+    }
+
+    #[test]
+    fn offset_max_matches_full_scan() {
+        check_against_full_scan("max_over_time(m[30s] offset 10s)", true);
+    }
+
+    #[test]
+    fn sparse_ticks_match_full_scan() {
+        // Three samples enter and leave each window between ticks.
+        for source in ["rate(m[20s])", "changes(m[20s])", "min_over_time(m[20s])", "max_over_time(m[50s])"] {
+            check_every(source, true, 3);
+        }
+        for source in ["avg_over_time(m[20s])", "deriv(m[20s])", "predict_linear(m[50s], 60)"] {
+            check_every(source, false, 3);
+        }
+    }
+
+    #[test]
+    fn ticks_longer_than_lookahead_match_full_scan() {
+        // More samples leave each window than the lookahead copies.
+        check_every("increase(m[40s])", true, 11);
+        check_every("sum_over_time(m[40s])", false, 11);
+    }
+
+    #[test]
+    fn prefetch_leaves_sample_unchanged() {
+        let samples = vec![(1_000, 2.5), (2_000, 3.5)];
+        prefetch(&samples[1]);
+        assert_eq!(samples, vec![(1_000, 2.5), (2_000, 3.5)]);
     }
 
     fn gauge_store(until_s: i64, retention_s: i64) -> (Store, Labels) {
@@ -754,3 +825,16 @@ mod tests {
         assert!(!state.advance(Func::MaxOverTime, series, 82 * S, 102 * S));
     }
 }
+
+/// Asks the CPU to load the cache line of `sample` without waiting for it.
+#[cfg(target_arch = "x86_64")]
+fn prefetch(sample: &(i64, f64)) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A
+    // prefetch is only a hint: it never faults and changes no memory, and
+    // the pointer comes from a live reference anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(sample).cast()) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch(_sample: &(i64, f64)) {}
