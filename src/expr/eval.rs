@@ -174,7 +174,7 @@ impl<'s> Evaluator<'s> {
                 table = cache.table(key, self.store.group_len(key.group));
             }
             let position = series_ref.position();
-            if cache.get(table, position).is_some() {
+            if cache.get(table, position).is_some() || range_fns::reads_latest_only(func) {
                 continue;
             }
             preloaded ^= match cache.state(table, position) {
@@ -373,6 +373,9 @@ fn compute_range_call(
     let series = origin.series;
     let start_ms = window.end_ms.saturating_sub(window.range_ms);
     let scan = || range_series(origin, start_ms, window.end_ms).and_then(|samples| range_fns::apply(func, &samples, window, param, ts));
+    if range_fns::reads_latest_only(func) {
+        return range_fns::from_latest_samples(func, series, start_ms, window.end_ms).unwrap_or_else(scan);
+    }
     let Some(state) = state.filter(|_| incremental::supports(func)) else {
         return scan();
     };

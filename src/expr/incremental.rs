@@ -725,6 +725,17 @@ mod tests {
     }
 
     #[test]
+    fn latest_sample_functions_match_full_scan() {
+        // These read the series' latest samples instead of the window when
+        // the window ends at the latest sample, and scan it otherwise.
+        for function in ["last_over_time", "present_over_time", "irate", "idelta", "resets"] {
+            check_against_full_scan(&format!("{function}(m[20s])"), true);
+            check_against_full_scan(&format!("{function}(m[20s] offset 5s)"), true);
+            check_every(&format!("{function}(m[3s])"), true, 4);
+        }
+    }
+
+    #[test]
     fn prefetch_leaves_sample_unchanged() {
         let samples = vec![(1_000, 2.5), (2_000, 3.5)];
         prefetch(&samples[1]);

@@ -7,6 +7,7 @@ use super::functions::{absent_sample, go_max, Func};
 use super::plan::Node;
 use super::value::{Matrix, RangeSeries, Sample, Value};
 use super::ExprError;
+use crate::store::{is_stale_marker, Series};
 
 /// Evaluates a function with a range-vector argument: the second one for
 /// `quantile_over_time`, else the first.
@@ -154,6 +155,50 @@ pub(super) fn extrapolate(edges: WindowEdges, result: f64, end_ms: i64, range_ms
         factor /= range_ms as f64 / 1000.0;
     }
     result * factor
+}
+
+/// Tells whether `func` reads only a window's newest samples, or only
+/// whether it has a stale marker or a reset, so that
+/// [`from_latest_samples`] computes it on most windows.
+pub(super) fn reads_latest_only(func: Func) -> bool {
+    matches!(func, Func::LastOverTime | Func::PresentOverTime | Func::Irate | Func::Idelta | Func::Resets)
+}
+
+/// Computes a function that [`reads_latest_only`] over the window
+/// `(start_ms, end_ms]` of `series` from its latest samples, without a
+/// window search. Returns `None` when that cannot be done: the window ends
+/// before the latest sample, the samples read include a stale marker, or
+/// `resets` has a reset or a stale marker to count in the window. Then
+/// the caller scans the window.
+pub(super) fn from_latest_samples(func: Func, series: &Series, start_ms: i64, end_ms: i64) -> Option<Option<f64>> {
+    let latest = series.last_sample()?;
+    if latest.0 > end_ms || is_stale_marker(latest.1) {
+        return None;
+    }
+    if latest.0 <= start_ms {
+        // The window holds no sample.
+        return Some(None);
+    }
+    match func {
+        Func::LastOverTime => Some(Some(latest.1)),
+        Func::PresentOverTime => Some(Some(1.0)),
+        Func::Resets if series.has_stale_or_reset_within(start_ms, end_ms) => None,
+        Func::Resets => Some(Some(0.0)),
+        Func::Irate | Func::Idelta => {
+            let [.., previous, last] = *series.samples() else {
+                return None;
+            };
+            if is_stale_marker(previous.1) {
+                return None;
+            }
+            if previous.0 <= start_ms {
+                // One sample in the window gives no result.
+                return Some(None);
+            }
+            Some(instant_delta(&[previous, last], func == Func::Irate))
+        }
+        _ => None,
+    }
 }
 
 /// `irate` and `idelta`: from the last two samples.

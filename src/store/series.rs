@@ -207,6 +207,12 @@ impl Series {
         kept && !stale && !reset
     }
 
+    /// Tells whether a stale marker or a counter reset lies in
+    /// `(after_ms, until_ms]`. Reads only their stored times.
+    pub fn has_stale_or_reset_within(&self, after_ms: i64, until_ms: i64) -> bool {
+        any_time_within(&self.stale_times, after_ms, until_ms) || any_time_within(&self.reset_times, after_ms, until_ms)
+    }
+
     /// The samples in the left-open window `(start_ms, end_ms]`.
     pub fn window(&self, start_ms: i64, end_ms: i64) -> Window<'_> {
         let live = self.samples();
