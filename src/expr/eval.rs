@@ -14,6 +14,11 @@ use super::{aggregate, binary, functions, range as range_fns, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::store::{is_stale_marker, Series, SeriesRef, Store};
 
+/// How many series ahead of the one it reads the preload loop of
+/// [`Evaluator::shared_range_call`] requests a window state, so that the
+/// memory reads of about this many states overlap.
+const STATE_PREFETCH_DISTANCE: usize = 8;
+
 /// How far back an instant selector looks for the latest sample, as
 /// Prometheus's default `--query.lookback-delta`.
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -168,7 +173,7 @@ impl<'s> Evaluator<'s> {
         // before reading their windows, so that their memory reads overlap.
         let mut table = 0;
         let mut preloaded = 0i64;
-        for &(series_ref, series) in &matched {
+        for (index, &(series_ref, series)) in matched.iter().enumerate() {
             if series_ref.group() != key.group {
                 key.group = series_ref.group();
                 table = cache.table(key, self.store.group_len(key.group));
@@ -176,6 +181,12 @@ impl<'s> Evaluator<'s> {
             let position = series_ref.position();
             if cache.get(table, position).is_some() || range_fns::reads_latest_only(func) {
                 continue;
+            }
+            // The states are read in order, but far apart, so the state a
+            // few series ahead is requested before this loop reaches it.
+            let ahead = matched.get(index + STATE_PREFETCH_DISTANCE).filter(|(ahead, _)| ahead.group() == key.group);
+            if let Some(state) = ahead.and_then(|(ahead, _)| cache.state(table, ahead.position())) {
+                state.prefetch();
             }
             preloaded ^= match cache.state(table, position) {
                 Some(state) if !state.reads_buffer() => 0,

@@ -296,6 +296,13 @@ impl WindowState {
         0
     }
 
+    /// Asks the CPU to load the fields that every update reads, which lie
+    /// in the state's first 80 bytes.
+    pub(super) fn prefetch(&self) {
+        prefetch(&self.valid);
+        prefetch(&self.count);
+    }
+
     /// Tells whether updating the state reads the oldest samples of the
     /// series' buffer, so that the caller loads that memory ahead for such
     /// states only.
@@ -858,15 +865,15 @@ mod tests {
     }
 }
 
-/// Asks the CPU to load the cache line of `sample` without waiting for it.
+/// Asks the CPU to load the cache line of `value` without waiting for it.
 #[cfg(target_arch = "x86_64")]
-fn prefetch(sample: &(i64, f64)) {
+fn prefetch<T>(value: &T) {
     use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A
     // prefetch is only a hint: it never faults and changes no memory, and
     // the pointer comes from a live reference anyway.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(sample).cast()) };
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn prefetch(_sample: &(i64, f64)) {}
+fn prefetch<T>(_value: &T) {}
