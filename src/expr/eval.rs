@@ -150,6 +150,32 @@ impl<'s> Evaluator<'s> {
         range_ms: i64,
         ts: i64,
     ) -> Option<Vec<Sample<'s>>> {
+        let mut out = Vec::new();
+        self.visit_shared_range_call(func, param, selector, range_ms, ts, |origin, value| {
+            out.push(Sample {
+                labels: Cow::Borrowed(origin.series.labels()),
+                origin: Some(origin),
+                // last_over_time keeps the metric name, as in `range::call`.
+                drop_name: func != Func::LastOverTime,
+                value,
+                t_ms: ts,
+            });
+        })?;
+        Some(out)
+    }
+
+    /// Computes the results of [`Evaluator::shared_range_call`] and passes
+    /// each series' result to `visit` in the same order, instead of
+    /// collecting them into samples.
+    pub fn visit_shared_range_call(
+        &self,
+        func: Func,
+        param: f64,
+        selector: &Selector,
+        range_ms: i64,
+        ts: i64,
+        mut visit: impl FnMut(Origin<'s>, f64),
+    ) -> Option<()> {
         let tick = self.tick.filter(|_| ts == self.query_ms)?;
         // A panic cannot leave the cache borrowed: the borrow ends with
         // this function, and evaluation never re-enters it.
@@ -197,7 +223,6 @@ impl<'s> Evaluator<'s> {
         std::hint::black_box(preloaded);
 
         key.group = usize::MAX;
-        let mut out = Vec::with_capacity(matched.len());
         for (series_ref, series) in matched {
             // The selector cache lists series group by group, so the table
             // lookup runs once per group.
@@ -216,17 +241,10 @@ impl<'s> Evaluator<'s> {
                 }
             };
             if let Some(value) = value {
-                out.push(Sample {
-                    labels: Cow::Borrowed(series.labels()),
-                    origin: Some(Origin { series_ref, series }),
-                    // last_over_time keeps the metric name, as in `range::call`.
-                    drop_name: func != Func::LastOverTime,
-                    value,
-                    t_ms: ts,
-                });
+                visit(Origin { series_ref, series }, value);
             }
         }
-        Some(out)
+        Some(())
     }
 
     /// Returns the series that `selector` matches with their positions, in

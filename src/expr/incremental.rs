@@ -764,6 +764,27 @@ mod tests {
     }
 
     #[test]
+    fn aggregated_shared_results_match_full_scan() {
+        // Aggregations read these from the tick's shared results without
+        // building samples.
+        let sources = [
+            "sum(rate(m[20s]))",
+            "sum by (kind) (increase(m[20s]))",
+            "count without (kind) (resets(m[20s]))",
+            "max by (__name__) (last_over_time(m[20s]))",
+            "min by (__name__) (irate(m[20s]))",
+            "group by (kind) (changes(m[20s]))",
+            "quantile(0.5, count_over_time(m[20s]))",
+        ];
+        for source in sources {
+            check_against_full_scan(source, true);
+        }
+        for source in ["avg(delta(m[20s]))", "stddev(sum_over_time(m[20s]))", "stdvar by (kind) (avg_over_time(m[20s]))"] {
+            check_against_full_scan(source, false);
+        }
+    }
+
+    #[test]
     fn prefetch_leaves_sample_unchanged() {
         let samples = vec![(1_000, 2.5), (2_000, 3.5)];
         prefetch(&samples[1]);

@@ -5,7 +5,7 @@
 use super::eval::{internal, Evaluator};
 use super::functions::{absent_sample, go_max, Func};
 use super::plan::Node;
-use super::value::{Matrix, RangeSeries, Sample, Value};
+use super::value::{Matrix, Origin, RangeSeries, Sample, Value};
 use super::ExprError;
 use crate::store::{is_stale_marker, Series};
 
@@ -48,6 +48,47 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         }
     }
     Ok(Value::Vector(out))
+}
+
+/// Tells whether [`visit_shared`] can evaluate `func(args)`: a range
+/// function with one range-selector argument whose selector has a metric
+/// name.
+pub fn visits_shared(func: Func, args: &[Node]) -> bool {
+    let one_range_argument = matches!(
+        func,
+        Func::Rate
+            | Func::Irate
+            | Func::Increase
+            | Func::Delta
+            | Func::Idelta
+            | Func::Deriv
+            | Func::Resets
+            | Func::Changes
+            | Func::AvgOverTime
+            | Func::MinOverTime
+            | Func::MaxOverTime
+            | Func::SumOverTime
+            | Func::CountOverTime
+            | Func::LastOverTime
+            | Func::StddevOverTime
+            | Func::StdvarOverTime
+            | Func::PresentOverTime
+    );
+    matches!(args, [Node::Range { selector, .. }] if one_range_argument && selector.name.is_some())
+}
+
+/// Passes each series' result of `func(args)`, which [`visits_shared`]
+/// accepts, to `visit` in the order of the samples that [`call`] returns,
+/// through the tick's shared results. Returns `None`, having visited
+/// nothing, when those cannot be used; then the caller evaluates the call.
+pub fn visit_shared<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64, visit: impl FnMut(Origin<'s>, f64)) -> Option<()> {
+    let [Node::Range { selector, range_ms }] = args else {
+        return None;
+    };
+    if !visits_shared(func, args) {
+        return None;
+    }
+    ev.visit_shared_range_call(func, f64::NAN, selector, *range_ms, ts, visit)
 }
 
 fn first(args: &[Node]) -> Result<&Node, ExprError> {
