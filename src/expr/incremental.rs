@@ -785,6 +785,22 @@ mod tests {
     }
 
     #[test]
+    fn functions_sharing_state_match_full_scan() {
+        // Each pair keeps one window state per series; the second function
+        // of a pair finds it already moved to the tick's window.
+        let pairs = [
+            ("rate(m[20s]) + increase(m[20s])", true),
+            ("increase(m[20s]) - rate(m[20s])", true),
+            ("sum_over_time(m[20s]) / avg_over_time(m[20s])", false),
+            ("predict_linear(m[20s], 60) - deriv(m[20s]) - predict_linear(m[20s], 5)", false),
+        ];
+        for (source, exact) in pairs {
+            check_against_full_scan(source, exact);
+            check_every(source, exact, 3);
+        }
+    }
+
+    #[test]
     fn prefetch_leaves_sample_unchanged() {
         let samples = vec![(1_000, 2.5), (2_000, 3.5)];
         prefetch(&samples[1]);
