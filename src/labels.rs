@@ -45,9 +45,9 @@ impl Labels {
             return Labels(None);
         }
         ENCODE_BUFFER.with(|buffer| {
-            // No code that runs while the buffer is borrowed can encode a
-            // label set, so the borrow cannot fail. A fresh buffer covers
-            // the case anyway.
+            // Only the loop below runs while the buffer is borrowed, and it
+            // encodes no other label set, so the borrow succeeds. The fresh
+            // buffer is a fallback that needs no panic.
             let mut fresh = Vec::new();
             let mut borrowed = buffer.try_borrow_mut();
             let bytes = match &mut borrowed {
@@ -262,7 +262,8 @@ impl PartialOrd for Labels {
 }
 
 impl fmt::Debug for Labels {
-    /// Writes the pairs as the former `Labels(Vec<(String, String)>)` did.
+    /// Writes `Labels([(name, value), ...])`, as a derived `Debug` of a list
+    /// of pairs would.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Labels").field(&self.iter().collect::<Vec<_>>()).finish()
     }
@@ -355,8 +356,8 @@ mod tests {
 
     #[test]
     fn multibyte_values_round_trip() {
-        // Exercises the unchecked UTF-8 conversion on names and values that
-        // end inside and right after multibyte characters.
+        // Exercises the unchecked UTF-8 conversion on values made of
+        // multibyte characters, which a wrong length would cut.
         let pairs = [("__name__", "größe"), ("emoji", "🦀x🦀"), ("z", "日本")];
         let labels = Labels::from_pairs(pairs);
         assert_eq!(labels.iter().collect::<Vec<_>>(), pairs.to_vec());

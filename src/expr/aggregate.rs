@@ -207,7 +207,7 @@ impl GroupCache {
         let position = match self.index.find_or_insert(pairs.hash(), groups.len(), |p| pairs.equals(&groups[p])) {
             Some(position) => position,
             None => {
-                groups.push(Labels::from_pairs(pairs.as_slice().iter().copied()));
+                groups.push(Labels::from_sorted_strs(pairs.as_slice()));
                 groups.len() - 1
             }
         };
@@ -347,7 +347,7 @@ fn top_k<'s>(samples: Vec<Sample<'s>>, grouping: &Grouping, k: usize, largest: b
         let found = {
             let pairs = PairList::collect(group_pairs(&sample, grouping));
             let same = |position: usize| pairs.equals(&groups[position].0);
-            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_pairs(pairs.as_slice().iter().copied()))
+            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_sorted_strs(pairs.as_slice()))
         };
         match found {
             Ok(position) => groups[position].1.push(sample),

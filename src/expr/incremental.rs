@@ -178,8 +178,8 @@ impl WindowState {
             self.extreme = extreme_of(window, self.wants_max);
         }
         // The store may have pruned samples that the state still counts.
-        let kept = series.is_clean_between(self.first.0, self.last.0, false);
-        kept && self.count == self.window_len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
+        let clean = series.is_clean_between(self.first.0, self.last.0, false);
+        clean && self.count == self.window_len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
     }
 
     /// Returns the samples after `last` up to `end_ms` with the sequence
@@ -268,16 +268,17 @@ impl WindowState {
         self.lookahead_len > 0
     }
 
-    /// The number of samples from `first` to `last`, which the window
-    /// contains all of while the state is valid.
+    /// Returns the number of samples from `first` to `last`, all of which
+    /// the window contains while the state is valid.
     fn window_len(&self) -> usize {
         let span = self.last_sequence.saturating_sub(self.first_sequence);
         usize::try_from(span).map_or(usize::MAX, |span| span.saturating_add(1))
     }
 
-    /// Reads the samples that updating the state will read first from the
-    /// series' buffer, and returns a value derived from them, as
-    /// `Series::preload_window` does.
+    /// Requests the samples that updating the state will read first from
+    /// the series' buffer: by a prefetch hint for a valid state, which
+    /// returns 0, and by the loads of `Series::preload_window` otherwise,
+    /// which return a value to pass to `std::hint::black_box`.
     pub(super) fn preload(&self, series: &Series, start_ms: i64) -> i64 {
         if !self.valid {
             return series.preload_window(start_ms);
@@ -297,7 +298,8 @@ impl WindowState {
     }
 
     /// Asks the CPU to load the fields that every update reads, which lie
-    /// in the state's first 80 bytes.
+    /// in the state's first 80 bytes, by requesting the cache lines of the
+    /// first and the last of them.
     pub(super) fn prefetch(&self) {
         prefetch(&self.valid);
         prefetch(&self.count);

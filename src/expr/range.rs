@@ -217,7 +217,7 @@ pub(super) fn from_latest_samples(func: Func, series: &Series, start_ms: i64, en
         return None;
     }
     if latest.0 <= start_ms {
-        // The window holds no sample.
+        // The window contains no sample.
         return Some(None);
     }
     match func {

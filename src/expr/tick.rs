@@ -68,7 +68,8 @@ struct Table {
     state_table: usize,
 }
 
-/// The key of the table that keeps the window states for `key`'s results.
+/// Returns the key of the table that keeps the window states for `key`'s
+/// results.
 /// Functions that keep the same state over the same window share it, so
 /// that `rate` and `increase` of one series move one state per tick: the
 /// second one finds it already at the window and only computes its result.
@@ -79,7 +80,8 @@ fn state_key(key: ResultKey) -> ResultKey {
         Func::PredictLinear => Func::Deriv,
         func => func,
     };
-    // The states of all parameters are the same; only results depend on it.
+    // A state does not depend on the function's parameter, only the result
+    // does.
     ResultKey { func, param_bits: f64::NAN.to_bits(), ..key }
 }
 

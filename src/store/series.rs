@@ -68,24 +68,25 @@ impl Series {
         }
     }
 
-    /// The series' labels without `__name__`, shared by every caller.
+    /// Returns the series' labels without `__name__`, shared by every
+    /// caller.
     pub fn labels_without_name(&self) -> &Labels {
         self.labels_without_name.get_or_init(|| self.labels.without_metric_name())
     }
 
-    /// The number of samples ever appended, which is also the sequence
-    /// number the next appended sample gets.
+    /// Returns the number of samples ever appended, which is also the
+    /// sequence number the next appended sample gets.
     pub fn appended(&self) -> u64 {
         self.appended
     }
 
-    /// The latest sample, or `None` when the series is empty. Reads no
-    /// sample buffer.
+    /// Returns the latest sample, or `None` when the series is empty,
+    /// without reading the sample buffer.
     pub fn last_sample(&self) -> Option<(i64, f64)> {
         (!self.is_empty()).then_some(self.last)
     }
 
-    /// The live samples from sequence number `sequence` on, empty when
+    /// Returns the live samples from sequence number `sequence` on, empty when
     /// `sequence` is the next to be appended, or `None` when that sample
     /// was dropped or lies further ahead.
     pub fn samples_from(&self, sequence: u64) -> Option<&[(i64, f64)]> {
@@ -95,7 +96,7 @@ impl Series {
         live.get(offset..)
     }
 
-    /// The sequence number of the live sample at `index` in
+    /// Returns the sequence number of the live sample at `index` in
     /// [`Series::samples`].
     pub fn sequence_of(&self, index: usize) -> u64 {
         // Every live sample was appended, so `appended` is at least the
