@@ -803,6 +803,37 @@ mod tests {
     }
 
     #[test]
+    fn kept_group_caches_match_fresh_parse() {
+        // One expression keeps its aggregation and matching groups across
+        // evaluations, keyed by series and by label sets of their own. A
+        // freshly parsed one starts without them.
+        let sources = [
+            "sum by (kind) (m) / on (kind) group_left sum by (kind) (rate(m[20s]))",
+            "max by (kind) (m) > bool ignoring (kind) group_left min(m)",
+            "sum by (v) (count_values(\"v\", round(m / 100)))",
+            "count by (kind) (sum by (kind, v) (count_values without (kind) (\"v\", round(m / 100))))",
+        ];
+        for source in sources {
+            let kept = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+            let mut store = Store::new(70 * S);
+            for t in 0..80 {
+                append_second(&mut store, t);
+                let fresh = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+                let expected = fresh.eval(&store, t * S).map_err(|e| e.message);
+                let actual = kept.eval(&store, t * S).map_err(|e| e.message);
+                let same = match (&actual, &expected) {
+                    (Ok(actual), Ok(expected)) => {
+                        actual.len() == expected.len()
+                            && actual.iter().zip(expected).all(|(a, e)| a.0 == e.0 && same(a.1, e.1, true))
+                    }
+                    _ => actual == expected,
+                };
+                assert!(same, "{source} at {t} s: {actual:?} != {expected:?}");
+            }
+        }
+    }
+
+    #[test]
     fn prefetch_leaves_sample_unchanged() {
         let samples = vec![(1_000, 2.5), (2_000, 3.5)];
         prefetch(&samples[1]);
