@@ -575,6 +575,19 @@ fn within_limit(abs_total: f64, sum: f64) -> bool {
     abs_total <= CANCELLATION_LIMIT * sum.abs()
 }
 
+/// Asks the CPU to load the cache line of `value` without waiting for it.
+#[cfg(target_arch = "x86_64")]
+fn prefetch<T>(value: &T) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A
+    // prefetch is only a hint: it never faults and changes no memory, and
+    // the pointer comes from a live reference anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch<T>(_value: &T) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,7 +818,7 @@ mod tests {
     #[test]
     fn kept_group_caches_match_fresh_parse() {
         // One expression keeps its aggregation and matching groups across
-        // evaluations, keyed by series and by label sets of their own. A
+        // evaluations, keyed by series position and by label pairs. A
         // freshly parsed one starts without them.
         let sources = [
             "sum by (kind) (m) / on (kind) group_left sum by (kind) (rate(m[20s]))",
@@ -934,16 +947,3 @@ mod tests {
         assert!(!state.advance(Func::MaxOverTime, series, 82 * S, 102 * S));
     }
 }
-
-/// Asks the CPU to load the cache line of `value` without waiting for it.
-#[cfg(target_arch = "x86_64")]
-fn prefetch<T>(value: &T) {
-    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A
-    // prefetch is only a hint: it never faults and changes no memory, and
-    // the pointer comes from a live reference anyway.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn prefetch<T>(_value: &T) {}
