@@ -1,6 +1,9 @@
 //! Label sets: the identity of a series.
 
+use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that contains a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -9,13 +12,58 @@ pub const METRIC_NAME: &str = "__name__";
 ///
 /// The metric name is stored as the `__name__` label, as Prometheus does, so
 /// that selectors and vector matching treat it like any other label.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+///
+/// All names and values lie in one shared, immutable buffer, so a clone is
+/// a reference-count increment and building a set is one allocation. The
+/// buffer holds, per pair in name order, the name's and the value's byte
+/// lengths as native-endian `usize`s, then the name's and the value's
+/// bytes. An empty set has no buffer, so each set has exactly one encoding
+/// and equality and hashing can work on the bytes.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Labels(Option<Arc<[u8]>>);
+
+/// The size of one encoded length.
+const LENGTH_BYTES: usize = std::mem::size_of::<usize>();
+
+thread_local! {
+    /// Scratch space for encoding, so that building a set allocates only
+    /// its shared buffer.
+    static ENCODE_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 impl Labels {
     /// Creates an empty label set.
     pub fn new() -> Self {
-        Labels(Vec::new())
+        Labels(None)
+    }
+
+    /// Encodes `pairs`, which must be sorted by name with unique names and
+    /// no empty value.
+    fn encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let size: usize = pairs.clone().into_iter().map(|(n, v)| 2 * LENGTH_BYTES + n.len() + v.len()).sum();
+        if size == 0 {
+            return Labels(None);
+        }
+        ENCODE_BUFFER.with(|buffer| {
+            // Only the loop below runs while the buffer is borrowed, and it
+            // encodes no other label set, so the borrow succeeds. The fresh
+            // buffer is a fallback that needs no panic.
+            let mut fresh = Vec::new();
+            let mut borrowed = buffer.try_borrow_mut();
+            let bytes = match &mut borrowed {
+                Ok(bytes) => &mut **bytes,
+                Err(_) => &mut fresh,
+            };
+            bytes.clear();
+            bytes.reserve(size);
+            for (name, value) in pairs {
+                bytes.extend_from_slice(&name.len().to_ne_bytes());
+                bytes.extend_from_slice(&value.len().to_ne_bytes());
+                bytes.extend_from_slice(name.as_bytes());
+                bytes.extend_from_slice(value.as_bytes());
+            }
+            Labels(Some(Arc::from(&bytes[..])))
+        })
     }
 
     /// Builds a label set from pairs in any order. A later pair replaces an
@@ -27,11 +75,11 @@ impl Labels {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut labels = Labels::new();
+        let mut sorted: Vec<(String, String)> = Vec::new();
         for (name, value) in pairs {
-            labels.set(name, value);
+            set_pair(&mut sorted, name.into(), value.into());
         }
-        labels
+        Labels::encode(sorted.iter().map(|(n, v)| (n.as_str(), v.as_str())))
     }
 
     /// Builds a label set from pairs that are already sorted by name, with
@@ -40,18 +88,28 @@ impl Labels {
     pub fn from_sorted_pairs(pairs: Vec<(String, String)>) -> Self {
         let sorted = pairs.windows(2).all(|w| w[0].0 < w[1].0);
         if sorted && pairs.iter().all(|(_, value)| !value.is_empty()) {
-            Labels(pairs)
+            Labels::encode(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         } else {
             Labels::from_pairs(pairs)
         }
     }
 
+    /// Builds a label set from borrowed pairs that are sorted by name, with
+    /// unique names, in one allocation. Pairs with an empty value are
+    /// dropped. Pairs out of order are sorted and merged as
+    /// [`Labels::from_pairs`] does, at the cost of more allocations.
+    pub fn from_sorted_strs(pairs: &[(&str, &str)]) -> Self {
+        let sorted = pairs.windows(2).all(|w| w[0].0 < w[1].0);
+        if sorted {
+            Labels::encode(pairs.iter().copied().filter(|(_, value)| !value.is_empty()))
+        } else {
+            Labels::from_pairs(pairs.iter().copied())
+        }
+    }
+
     /// Returns the value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.iter_raw().find(|(n, _)| *n == name.as_bytes()).map(|(_, v)| as_str(v))
     }
 
     /// Returns the metric name, if present.
@@ -59,69 +117,68 @@ impl Labels {
         self.get(METRIC_NAME)
     }
 
-    /// Sets `name` to `value`; an empty value removes the label.
+    /// Sets `name` to `value`; an empty value removes the label. Rebuilds
+    /// the set, so other clones keep the old labels.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let name = name.into();
         let value = value.into();
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
-            Ok(i) if value.is_empty() => {
-                self.0.remove(i);
-            }
-            Ok(i) => self.0[i].1 = value,
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name, value)),
+        let mut pairs: Vec<(&str, &str)> = self.iter().filter(|(n, _)| *n != name).collect();
+        if !value.is_empty() {
+            let position = pairs.partition_point(|(n, _)| *n < name.as_str());
+            pairs.insert(position, (name.as_str(), value.as_str()));
         }
+        *self = Labels::encode(pairs.iter().copied());
     }
 
     /// Removes `name` and returns its value, if present.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0.remove(i).1)
+        let value = self.get(name)?.to_string();
+        *self = self.drop_all(&[name]);
+        Some(value)
     }
 
     /// Returns a copy without the metric name, as PromQL functions and
-    /// arithmetic produce.
+    /// arithmetic produce. Without a metric name the copy shares the
+    /// buffer.
     pub fn without_metric_name(&self) -> Labels {
-        let mut copy = self.clone();
-        copy.remove(METRIC_NAME);
-        copy
+        if self.metric_name().is_none() {
+            return self.clone();
+        }
+        self.drop_all(&[METRIC_NAME])
     }
 
     /// Returns a copy that keeps only the named labels.
     pub fn keep_only(&self, names: &[impl AsRef<str>]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(n, _)| names.iter().any(|k| k.as_ref() == n))
-                .cloned()
-                .collect(),
-        )
+        Labels::encode(self.iter().filter(|(n, _)| names.iter().any(|k| k.as_ref() == *n)))
     }
 
     /// Returns a copy without the named labels.
     pub fn drop_all(&self, names: &[impl AsRef<str>]) -> Labels {
-        Labels(
-            self.0
-                .iter()
-                .filter(|(n, _)| !names.iter().any(|k| k.as_ref() == n))
-                .cloned()
-                .collect(),
-        )
+        Labels::encode(self.iter().filter(|(n, _)| !names.iter().any(|k| k.as_ref() == *n)))
     }
 
     /// Iterates over `(name, value)` pairs in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.iter_raw().map(|(n, v)| (as_str(n), as_str(v)))
+    }
+
+    /// Iterates over the pairs' bytes, which compare faster than `str`s.
+    fn iter_raw(&self) -> RawPairs<'_> {
+        RawPairs { rest: self.0.as_deref().unwrap_or(&[]) }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter_raw().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
+    }
+
+    /// Tells whether both sets share one buffer, which implies that they
+    /// are equal. Empty sets share none.
+    pub fn shares_buffer(&self, other: &Labels) -> bool {
+        matches!((&self.0, &other.0), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
     }
 
     /// Returns a stable 64-bit hash of the labels, written as 16 hex digits.
@@ -130,9 +187,85 @@ impl Labels {
     /// fingerprint in every process and release, which a dedup key needs
     /// (the standard library's hasher is seeded per process).
     pub fn fingerprint(&self) -> String {
-        format!("{:016x}", fnv1a(self.0.iter().flat_map(|(n, v)| {
-            [n.as_bytes(), &[0xff], v.as_bytes(), &[0xff]]
-        })))
+        format!("{:016x}", fnv1a(self.iter_raw().flat_map(|(n, v)| [n, &[0xff], v, &[0xff]])))
+    }
+}
+
+/// Sets `name` to `value` in pairs sorted by name, as [`Labels::set`] does.
+fn set_pair(pairs: &mut Vec<(String, String)>, name: String, value: String) {
+    match pairs.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+        Ok(i) if value.is_empty() => {
+            pairs.remove(i);
+        }
+        Ok(i) => pairs[i].1 = value,
+        Err(_) if value.is_empty() => {}
+        Err(i) => pairs.insert(i, (name, value)),
+    }
+}
+
+/// Converts a name or value that [`RawPairs`] cut from a label buffer.
+fn as_str(bytes: &[u8]) -> &str {
+    // SAFETY: `Labels::encode` is the only writer of label buffers, and it
+    // copies whole `&str`s, each preceded by its byte length. `RawPairs`
+    // cuts names and values at exactly those lengths, so every slice it
+    // returns is the bytes of one `&str`, which are valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// The pairs of an encoded label buffer, as byte slices.
+#[derive(Clone)]
+struct RawPairs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> RawPairs<'a> {
+    fn take_length(&mut self) -> Option<usize> {
+        let (length, rest) = self.rest.split_first_chunk::<LENGTH_BYTES>()?;
+        self.rest = rest;
+        Some(usize::from_ne_bytes(*length))
+    }
+
+    fn take_bytes(&mut self, length: usize) -> Option<&'a [u8]> {
+        let (bytes, rest) = self.rest.split_at_checked(length)?;
+        self.rest = rest;
+        Some(bytes)
+    }
+}
+
+impl<'a> Iterator for RawPairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let name_length = self.take_length()?;
+        let value_length = self.take_length()?;
+        let name = self.take_bytes(name_length)?;
+        let value = self.take_bytes(value_length)?;
+        Some((name, value))
+    }
+}
+
+impl Ord for Labels {
+    /// Orders pair by pair, name then value, as the sorted pair lists
+    /// compare.
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.shares_buffer(other) {
+            return Ordering::Equal;
+        }
+        self.iter_raw().cmp(other.iter_raw())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Labels {
+    /// Writes `Labels([(name, value), ...])`, as a derived `Debug` of a list
+    /// of pairs would.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Labels").field(&self.iter().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -154,8 +287,8 @@ impl serde::Serialize for Labels {
     /// Serializes as a JSON object in name order.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (name, value) in self.iter() {
             map.serialize_entry(name, value)?;
         }
         map.end()
@@ -219,6 +352,75 @@ mod tests {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
         assert_eq!(labels.fingerprint(), labels.clone().fingerprint());
         assert_eq!(labels.fingerprint().len(), 16);
+    }
+
+    #[test]
+    fn multibyte_values_round_trip() {
+        // Exercises the unchecked UTF-8 conversion on values made of
+        // multibyte characters, which a wrong length would cut.
+        let pairs = [("__name__", "größe"), ("emoji", "🦀x🦀"), ("z", "日本")];
+        let labels = Labels::from_pairs(pairs);
+        assert_eq!(labels.iter().collect::<Vec<_>>(), pairs.to_vec());
+        assert_eq!(labels.get("emoji"), Some("🦀x🦀"));
+        assert_eq!(labels.metric_name(), Some("größe"));
+    }
+
+    #[test]
+    fn order_is_pair_by_pair() {
+        let shorter = Labels::from_pairs([("a", "1")]);
+        let longer = Labels::from_pairs([("a", "1"), ("b", "0")]);
+        let later_name = Labels::from_pairs([("aa", "0")]);
+        let later_value = Labels::from_pairs([("a", "2")]);
+        assert!(shorter < longer);
+        assert!(longer < later_value);
+        assert!(later_value < later_name);
+        assert!(Labels::new() < shorter);
+    }
+
+    #[test]
+    fn clone_shares_buffer() {
+        let labels = Labels::from_pairs([("a", "1")]);
+        assert!(labels.shares_buffer(&labels.clone()));
+    }
+
+    #[test]
+    fn set_leaves_clones_unchanged() {
+        let original = Labels::from_pairs([("a", "1"), ("c", "3")]);
+        let mut changed = original.clone();
+        changed.set("b", "2");
+        assert_eq!(original.iter().collect::<Vec<_>>(), vec![("a", "1"), ("c", "3")]);
+        assert_eq!(changed.iter().collect::<Vec<_>>(), vec![("a", "1"), ("b", "2"), ("c", "3")]);
+    }
+
+    #[test]
+    fn remove_returns_value() {
+        let mut labels = Labels::from_pairs([("a", "1"), ("b", "2")]);
+        assert_eq!(labels.remove("a"), Some("1".to_string()));
+        assert_eq!(labels, Labels::from_pairs([("b", "2")]));
+        assert_eq!(labels.remove("a"), None);
+    }
+
+    #[test]
+    fn equal_sets_are_equal_however_built() {
+        let mut built = Labels::from_pairs([("b", "2"), ("__name__", "m")]);
+        built.set("a", "1");
+        let sorted = Labels::from_sorted_strs(&[("__name__", "m"), ("a", "1"), ("b", "2")]);
+        assert_eq!(built, sorted);
+        assert_eq!(built.without_metric_name(), Labels::from_pairs([("a", "1"), ("b", "2")]));
+    }
+
+    #[test]
+    fn emptied_set_equals_new() {
+        let mut labels = Labels::from_pairs([("a", "1")]);
+        labels.remove("a");
+        assert_eq!(labels, Labels::new());
+        assert_eq!(labels.len(), 0);
+    }
+
+    #[test]
+    fn debug_lists_pairs() {
+        let labels = Labels::from_pairs([("a", "1")]);
+        assert_eq!(format!("{labels:?}"), r#"Labels([("a", "1")])"#);
     }
 
     #[test]

@@ -4,13 +4,13 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use rustc_hash::FxHashMap;
-
 use super::eval::{internal, Evaluator};
 use super::keys::{KeyIndex, PairList};
 use super::plan::{AggOp, Aggregate, Grouping, Node};
 use super::range::{kahan_inc, quantile, Averager};
-use super::value::{format_go_float, Sample, Value};
+use super::functions::Func;
+use super::range;
+use super::value::{format_go_float, Origin, Sample, Value};
 use super::ExprError;
 use crate::labels::{Labels, METRIC_NAME};
 
@@ -30,6 +30,9 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
         (Some(node), AggOp::Topk | AggOp::Bottomk | AggOp::Quantile) => ev.scalar(node, ts)?,
         _ => f64::NAN,
     };
+    if let Some(fused) = aggregate_shared_range_call(ev, agg, param, ts) {
+        return Ok(Value::Vector(fused));
+    }
     let mut samples = ev.vector(&agg.expr, ts)?;
     match agg.op {
         AggOp::CountValues => {
@@ -55,35 +58,84 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
     // check resets.
     let mut cache = agg.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     cache.reset_unless(ev.store.series_set_key(), samples.len());
-    let mut accumulators: Vec<Option<Accumulator>> = Vec::new();
-    let mut order: Vec<usize> = Vec::new();
+    let mut groups = Groups::default();
     for sample in samples {
         let position = cache.group_of(&sample, &agg.grouping);
-        if position >= accumulators.len() {
-            accumulators.resize_with(position + 1, || None);
+        groups.add(agg.op, position, sample.value);
+    }
+    Ok(Value::Vector(groups.finish(&cache, agg.op, param, ts)))
+}
+
+/// Aggregates a range function over one named selector, such as
+/// `sum by (job) (rate(x[5m]))`, straight from the tick's shared results,
+/// without building a sample per series. Returns `None` for other
+/// aggregations and arguments, and where the results cannot be shared.
+/// The output is the same as through [`Evaluator::vector`]: one metric name
+/// means that no two series' labels collide once the name is dropped, so
+/// the call needs no duplicate check.
+fn aggregate_shared_range_call<'s>(ev: &Evaluator<'s>, agg: &Aggregate, param: f64, ts: i64) -> Option<Vec<Sample<'s>>> {
+    let Node::Call { func, args, .. } = &agg.expr else {
+        return None;
+    };
+    let accumulates = !matches!(agg.op, AggOp::CountValues | AggOp::Topk | AggOp::Bottomk);
+    if !accumulates || !range::visits_shared(*func, args) {
+        return None;
+    }
+    // A panic while the lock was held leaves at worst a cache that the key
+    // check resets.
+    let mut cache = agg.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Groups of store series are bounded by the series set, so the cache
+    // is never overgrown here.
+    let groups_so_far = cache.len();
+    cache.reset_unless(ev.store.series_set_key(), groups_so_far);
+    let drop_name = *func != Func::LastOverTime;
+    let mut groups = Groups::default();
+    range::visit_shared(ev, *func, args, ts, |origin, value| {
+        let position = cache.group_of_series(origin, drop_name, &agg.grouping);
+        groups.add(agg.op, position, value);
+    })?;
+    Some(groups.finish(&cache, agg.op, param, ts))
+}
+
+/// The running states of an aggregation's groups, by group position.
+#[derive(Default)]
+struct Groups {
+    accumulators: Vec<Option<Accumulator>>,
+    /// Group positions in the order of their first sample, which is the
+    /// output order.
+    order: Vec<usize>,
+}
+
+impl Groups {
+    fn add(&mut self, op: AggOp, position: usize, value: f64) {
+        if position >= self.accumulators.len() {
+            self.accumulators.resize_with(position + 1, || None);
         }
-        match &mut accumulators[position] {
-            Some(accumulator) => accumulate(accumulator, sample.value),
+        match &mut self.accumulators[position] {
+            Some(accumulator) => accumulate(accumulator, value),
             slot @ None => {
-                *slot = Some(start(agg.op, sample.value));
-                order.push(position);
+                *slot = Some(start(op, value));
+                self.order.push(position);
             }
         }
     }
 
-    let mut out = Vec::with_capacity(order.len());
-    for position in order {
-        let Some(accumulator) = accumulators[position].take() else {
-            continue;
-        };
-        out.push(Sample {
-            labels: Cow::Owned(cache.groups[position].clone()),
-            drop_name: false,
-            value: finish(agg.op, accumulator, param),
-            t_ms: ts,
-        });
+    fn finish<'s>(mut self, cache: &GroupCache, op: AggOp, param: f64, ts: i64) -> Vec<Sample<'s>> {
+        let mut out = Vec::with_capacity(self.order.len());
+        for position in self.order {
+            let (Some(accumulator), Some(labels)) = (self.accumulators[position].take(), cache.groups.get(position)) else {
+                continue;
+            };
+            out.push(Sample {
+                labels: Cow::Owned(labels.clone()),
+                origin: None,
+                drop_name: false,
+                value: finish(op, accumulator, param),
+                t_ms: ts,
+            });
+        }
+        out
     }
-    Ok(Value::Vector(out))
 }
 
 /// The output groups of one aggregation and the group of each store series
@@ -91,17 +143,21 @@ pub fn aggregate<'s>(ev: &Evaluator<'s>, agg: &Aggregate, ts: i64) -> Result<Val
 ///
 /// Finding a sample's group means looking up and hashing its labels, which
 /// costs more than the aggregation itself. A sample whose labels are
-/// borrowed from the store is instead found by the address of those labels,
-/// which stays fixed while the store's series set key does.
+/// borrowed from the store is instead found by its series' position, which
+/// stays fixed while the store's series set key does.
 #[derive(Debug, Default)]
 pub struct GroupCache {
     key: Option<(u64, u64)>,
     groups: Vec<Labels>,
     index: KeyIndex,
-    /// Group positions by the address of a series' labels and whether the
-    /// sample drops `__name__`.
-    by_series: FxHashMap<(usize, bool), usize>,
+    /// Group positions by the series' group and position in the store:
+    /// entry `2 * position + 1` is for samples that drop `__name__`, and
+    /// `NO_GROUP` marks series not seen yet.
+    by_series: Vec<Vec<u32>>,
 }
+
+/// The entry of [`GroupCache::by_series`] for a series not seen yet.
+const NO_GROUP: u32 = u32::MAX;
 
 impl GroupCache {
     /// Empties the cache unless it belongs to `key`. Groups of samples with
@@ -121,26 +177,49 @@ impl GroupCache {
         self.groups.len()
     }
 
+    /// Returns the position of the group of a sample of `origin`'s series,
+    /// as [`GroupCache::group_of`] does for a sample with its labels.
+    pub(super) fn group_of_series(&mut self, origin: Origin<'_>, drop_name: bool, grouping: &Grouping) -> usize {
+        let series_ref = origin.series_ref;
+        let entry = 2 * series_ref.position() + usize::from(drop_name);
+        let known = self.by_series.get(series_ref.group()).and_then(|entries| entries.get(entry));
+        if let Some(&position) = known.filter(|&&position| position != NO_GROUP) {
+            return position as usize;
+        }
+        let sample = Sample { labels: Cow::Borrowed(origin.series.labels()), origin: Some(origin), drop_name, value: 0.0, t_ms: 0 };
+        self.group_of(&sample, grouping)
+    }
+
     /// Returns the position of the sample's group, adding the group if new.
     pub(super) fn group_of(&mut self, sample: &Sample<'_>, grouping: &Grouping) -> usize {
-        let identity = match &sample.labels {
-            Cow::Borrowed(labels) => Some((std::ptr::from_ref::<Labels>(labels) as usize, sample.drop_name)),
-            Cow::Owned(_) => None,
-        };
-        if let Some(position) = identity.and_then(|id| self.by_series.get(&id)) {
-            return *position;
+        let identity = sample.origin.map(|origin| {
+            let series_ref = origin.series_ref;
+            (series_ref.group(), 2 * series_ref.position() + usize::from(sample.drop_name))
+        });
+        if let Some((group, entry)) = identity {
+            let known = self.by_series.get(group).and_then(|entries| entries.get(entry));
+            if let Some(&position) = known.filter(|&&position| position != NO_GROUP) {
+                return position as usize;
+            }
         }
         let pairs = PairList::collect(group_pairs(sample, grouping));
         let groups = &mut self.groups;
         let position = match self.index.find_or_insert(pairs.hash(), groups.len(), |p| pairs.equals(&groups[p])) {
             Some(position) => position,
             None => {
-                groups.push(Labels::from_pairs(pairs.as_slice().iter().copied()));
+                groups.push(Labels::from_sorted_strs(pairs.as_slice()));
                 groups.len() - 1
             }
         };
-        if let Some(id) = identity {
-            self.by_series.insert(id, position);
+        if let (Some((group, entry)), Ok(position)) = (identity, u32::try_from(position)) {
+            if self.by_series.len() <= group {
+                self.by_series.resize_with(group + 1, Vec::new);
+            }
+            let entries = &mut self.by_series[group];
+            if entries.len() <= entry {
+                entries.resize(entry + 1, NO_GROUP);
+            }
+            entries[entry] = position;
         }
         position
     }
@@ -268,7 +347,7 @@ fn top_k<'s>(samples: Vec<Sample<'s>>, grouping: &Grouping, k: usize, largest: b
         let found = {
             let pairs = PairList::collect(group_pairs(&sample, grouping));
             let same = |position: usize| pairs.equals(&groups[position].0);
-            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_pairs(pairs.as_slice().iter().copied()))
+            index.find_or_insert(pairs.hash(), groups.len(), same).ok_or_else(|| Labels::from_sorted_strs(pairs.as_slice()))
         };
         match found {
             Ok(position) => groups[position].1.push(sample),
@@ -302,7 +381,7 @@ fn count_values<'s>(samples: &[Sample<'s>], grouping: &Grouping, label: &str, ts
             Some(&position) => out[position].value += 1.0,
             None => {
                 index.insert(labels.clone(), out.len());
-                out.push(Sample { labels: Cow::Owned(labels), drop_name: false, value: 1.0, t_ms: ts });
+                out.push(Sample { labels: Cow::Owned(labels), origin: None, drop_name: false, value: 1.0, t_ms: ts });
             }
         }
     }

@@ -137,7 +137,7 @@ fn vector_vector<'s>(bin: &Binary, lhs: Vec<Sample<'s>>, rhs: Vec<Sample<'s>>, s
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
 
     // Match groups as positions in the node's signature cache, which finds
-    // the group of a series read before by the address of its labels
+    // the group of a series read before by its position in the store
     // instead of hashing and comparing label strings.
     let (one_groups, many_groups, group_count) = {
         // A panic while the lock was held leaves at worst a cache that the

@@ -8,11 +8,16 @@ use std::sync::Mutex;
 use super::functions::Func;
 use super::plan::{At, LabelMatcher, Node, Selector, Subquery};
 use super::tick::{ResultKey, TickCache};
-use super::value::{Matrix, RangeSeries, Sample, Value};
+use super::value::{Matrix, Origin, RangeSeries, Sample, Value};
 use super::incremental::{self, WindowState};
 use super::{aggregate, binary, functions, range as range_fns, ExprError};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::store::{is_stale_marker, Series, SeriesRef, Store};
+
+/// How many series ahead of the one it reads the preload loop of
+/// [`Evaluator::shared_range_call`] requests a window state, so that the
+/// memory reads of about this many states overlap.
+const STATE_PREFETCH_DISTANCE: usize = 8;
 
 /// How far back an instant selector looks for the latest sample, as
 /// Prometheus's default `--query.lookback-delta`.
@@ -105,12 +110,13 @@ impl<'s> Evaluator<'s> {
     /// a series whose latest sample is a stale marker is absent.
     fn instant(&self, selector: &Selector, ts: i64) -> Vec<Sample<'s>> {
         let t = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
-        self.matching(selector)
+        self.matching_refs(selector)
             .into_iter()
-            .filter_map(|series| {
+            .filter_map(|(series_ref, series)| {
                 let (t_ms, value) = series.latest_at(t, LOOKBACK_MS)?;
                 (!is_stale_marker(value)).then(|| Sample {
                     labels: Cow::Borrowed(series.labels()),
+                    origin: Some(Origin { series_ref, series }),
                     drop_name: false,
                     value,
                     t_ms,
@@ -124,9 +130,9 @@ impl<'s> Evaluator<'s> {
     fn range(&self, selector: &Selector, range_ms: i64, ts: i64) -> Matrix<'s> {
         let end_ms = self.resolve(selector.at, ts).saturating_sub(selector.offset_ms);
         let series = self
-            .matching(selector)
+            .matching_refs(selector)
             .into_iter()
-            .filter_map(|series| range_series(series, end_ms.saturating_sub(range_ms), end_ms))
+            .filter_map(|(series_ref, series)| range_series(Origin { series_ref, series }, end_ms.saturating_sub(range_ms), end_ms))
             .collect();
         Matrix { series, end_ms, range_ms }
     }
@@ -144,6 +150,32 @@ impl<'s> Evaluator<'s> {
         range_ms: i64,
         ts: i64,
     ) -> Option<Vec<Sample<'s>>> {
+        let mut out = Vec::new();
+        self.visit_shared_range_call(func, param, selector, range_ms, ts, |origin, value| {
+            out.push(Sample {
+                labels: Cow::Borrowed(origin.series.labels()),
+                origin: Some(origin),
+                // last_over_time keeps the metric name, as in `range::call`.
+                drop_name: func != Func::LastOverTime,
+                value,
+                t_ms: ts,
+            });
+        })?;
+        Some(out)
+    }
+
+    /// Computes the results of [`Evaluator::shared_range_call`] and passes
+    /// each series' result to `visit` in the same order, instead of
+    /// collecting them into samples.
+    pub fn visit_shared_range_call(
+        &self,
+        func: Func,
+        param: f64,
+        selector: &Selector,
+        range_ms: i64,
+        ts: i64,
+        mut visit: impl FnMut(Origin<'s>, f64),
+    ) -> Option<()> {
         let tick = self.tick.filter(|_| ts == self.query_ms)?;
         // A panic cannot leave the cache borrowed: the borrow ends with
         // this function, and evaluation never re-enters it.
@@ -162,23 +194,35 @@ impl<'s> Evaluator<'s> {
         };
         let matched = self.matching_refs(selector);
 
-        // Load the window edges of the series still to compute before
-        // reading their windows, so that their memory reads overlap.
+        // Load the window edges of the series still to compute, and whose
+        // window state cannot move without reading the sample buffer,
+        // before reading their windows, so that their memory reads overlap.
         let mut table = 0;
         let mut preloaded = 0i64;
-        for &(series_ref, series) in &matched {
+        for (index, &(series_ref, series)) in matched.iter().enumerate() {
             if series_ref.group() != key.group {
                 key.group = series_ref.group();
                 table = cache.table(key, self.store.group_len(key.group));
             }
-            if cache.get(table, series_ref.position()).is_none() {
-                preloaded ^= series.preload_window(start_ms);
+            let position = series_ref.position();
+            if cache.get(table, position).is_some() || range_fns::reads_latest_only(func) {
+                continue;
             }
+            // The states are read in order, but far apart, so the state a
+            // few series ahead is requested before this loop reaches it.
+            let ahead = matched.get(index + STATE_PREFETCH_DISTANCE).filter(|(ahead, _)| ahead.group() == key.group);
+            if let Some(state) = ahead.and_then(|(ahead, _)| cache.state(table, ahead.position())) {
+                state.prefetch();
+            }
+            preloaded ^= match cache.state(table, position) {
+                Some(state) if !state.reads_buffer() => 0,
+                Some(state) => state.preload(series, start_ms),
+                None => series.preload_window(start_ms),
+            };
         }
         std::hint::black_box(preloaded);
 
         key.group = usize::MAX;
-        let mut out = Vec::new();
         for (series_ref, series) in matched {
             // The selector cache lists series group by group, so the table
             // lookup runs once per group.
@@ -190,28 +234,17 @@ impl<'s> Evaluator<'s> {
                 Some(value) => value,
                 None => {
                     let state = cache.state_mut(table, series_ref.position());
-                    let value = compute_range_call(func, param, series, &window, ts, state);
+                    let origin = Origin { series_ref, series };
+                    let value = compute_range_call(func, param, origin, &window, ts, state);
                     cache.set(table, series_ref.position(), value);
                     value
                 }
             };
             if let Some(value) = value {
-                out.push(Sample {
-                    labels: Cow::Borrowed(series.labels()),
-                    // last_over_time keeps the metric name, as in `range::call`.
-                    drop_name: func != Func::LastOverTime,
-                    value,
-                    t_ms: ts,
-                });
+                visit(Origin { series_ref, series }, value);
             }
         }
-        Some(out)
-    }
-
-    /// Returns the series that `selector` matches, from the cache unless
-    /// series were added or removed since it was filled.
-    fn matching(&self, selector: &Selector) -> Vec<&'s Series> {
-        self.matching_refs(selector).into_iter().map(|(_, series)| series).collect()
+        Some(())
     }
 
     /// Returns the series that `selector` matches with their positions, in
@@ -260,7 +293,7 @@ impl<'s> Evaluator<'s> {
         let mut series: Vec<RangeSeries<'s>> = Vec::new();
         while t <= end_ms {
             let samples = match self.eval(&subquery.expr, t)? {
-                Value::Scalar(v) => vec![Sample { labels: Cow::Owned(Labels::new()), drop_name: false, value: v, t_ms: t }],
+                Value::Scalar(v) => vec![Sample { labels: Cow::Owned(Labels::new()), origin: None, drop_name: false, value: v, t_ms: t }],
                 Value::Vector(v) => v,
                 _ => return Err(internal("subquery of a range vector")),
             };
@@ -269,6 +302,7 @@ impl<'s> Evaluator<'s> {
                 let position = *index.entry(labels.clone()).or_insert_with(|| {
                     series.push(RangeSeries {
                         labels: Cow::Owned(labels),
+                        origin: None,
                         drop_name: false,
                         samples: Cow::Owned(Vec::new()),
                         may_reset: true,
@@ -360,13 +394,17 @@ fn merge_names<'n>(a: SelectorNames<'n>, b: SelectorNames<'n>) -> SelectorNames<
 fn compute_range_call(
     func: Func,
     param: f64,
-    series: &Series,
+    origin: Origin<'_>,
     window: &Matrix<'_>,
     ts: i64,
     state: Option<&mut WindowState>,
 ) -> Option<f64> {
+    let series = origin.series;
     let start_ms = window.end_ms.saturating_sub(window.range_ms);
-    let scan = || range_series(series, start_ms, window.end_ms).and_then(|samples| range_fns::apply(func, &samples, window, param, ts));
+    let scan = || range_series(origin, start_ms, window.end_ms).and_then(|samples| range_fns::apply(func, &samples, window, param, ts));
+    if range_fns::reads_latest_only(func) {
+        return range_fns::from_latest_samples(func, series, start_ms, window.end_ms).unwrap_or_else(scan);
+    }
     let Some(state) = state.filter(|_| incremental::supports(func)) else {
         return scan();
     };
@@ -380,7 +418,8 @@ fn compute_range_call(
 
 /// Returns the samples of `series` in `(start_ms, end_ms]` without stale
 /// markers, or `None` when there are none.
-fn range_series(series: &Series, start_ms: i64, end_ms: i64) -> Option<RangeSeries<'_>> {
+fn range_series(origin: Origin<'_>, start_ms: i64, end_ms: i64) -> Option<RangeSeries<'_>> {
+    let series = origin.series;
     let window = series.window(start_ms, end_ms);
     let samples: Cow<'_, [(i64, f64)]> = if window.has_stale {
         Cow::Owned(window.samples.iter().copied().filter(|&(_, v)| !is_stale_marker(v)).collect())
@@ -389,6 +428,7 @@ fn range_series(series: &Series, start_ms: i64, end_ms: i64) -> Option<RangeSeri
     };
     (!samples.is_empty()).then(|| RangeSeries {
         labels: Cow::Borrowed(series.labels()),
+        origin: Some(origin),
         drop_name: false,
         samples,
         may_reset: window.has_stale || window.has_reset,

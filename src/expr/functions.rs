@@ -367,7 +367,7 @@ fn string_args(args: &[Node]) -> Result<Vec<&str>, ExprError> {
 }
 
 pub fn unlabelled<'s>(value: f64, ts: i64) -> Sample<'s> {
-    Sample { labels: Cow::Owned(Labels::new()), drop_name: false, value, t_ms: ts }
+    Sample { labels: Cow::Owned(Labels::new()), origin: None, drop_name: false, value, t_ms: ts }
 }
 
 /// Maps every value and drops the metric name, as PromQL's math functions do.
@@ -404,7 +404,7 @@ pub fn absent_sample<'s>(arg: &Node, ts: i64) -> Sample<'s> {
             }
         }
     }
-    Sample { labels: Cow::Owned(labels), drop_name: false, value: 1.0, t_ms: ts }
+    Sample { labels: Cow::Owned(labels), origin: None, drop_name: false, value: 1.0, t_ms: ts }
 }
 
 /// Sorts by value, NaN last in both directions, as `sort` and `sort_desc` do.

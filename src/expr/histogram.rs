@@ -42,6 +42,7 @@ pub fn quantile<'s>(q: f64, samples: Vec<Sample<'s>>, ts: i64) -> Vec<Sample<'s>
         .into_iter()
         .map(|(labels, buckets)| Sample {
             labels: Cow::Owned(labels),
+            origin: None,
             drop_name: false,
             value: bucket_quantile(q, buckets),
             t_ms: ts,

@@ -46,7 +46,9 @@ fn reads_edges_only(func: Func) -> bool {
 /// The number of samples after a window's first one that the state copies,
 /// so that the window's next first samples are found without reading the
 /// series' buffer, where the read is usually a cache miss.
-const LOOKAHEAD: usize = 3;
+const LOOKAHEAD: usize = 8;
+
+const _: () = assert!(LOOKAHEAD <= u8::MAX as usize, "lookahead positions are stored as u8");
 
 /// A Kahan-Neumaier sum, as Prometheus 3 accumulates its statistics.
 #[derive(Clone, Copy, Debug, Default)]
@@ -70,15 +72,30 @@ impl CompensatedSum {
 /// Invariant while `valid`: the window held exactly the samples from `first`
 /// to `last` (at least one, none of them a stale marker, all finite), and
 /// every field below describes those samples.
+///
+/// The fields that every update reads come first, and `repr(C)` keeps
+/// that order, so that a steady update of `rate` touches few cache lines.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
 pub(super) struct WindowState {
     valid: bool,
+    /// Whether counter resets matter: true for `rate` and `increase`, whose
+    /// windows with a reset are scanned in full.
+    is_counter: bool,
     /// Whether `extreme` is the maximum (`max_over_time`) or the minimum.
     wants_max: bool,
+    /// The position in `lookahead` of the copy of the sample after `first`.
+    lookahead_next: u8,
+    /// The number of copies from `lookahead_next` on.
+    lookahead_len: u8,
     start_ms: i64,
     end_ms: i64,
     first: (i64, f64),
     last: (i64, f64),
+    /// The sequence numbers of `first` and `last` in the series (see
+    /// `Series::appended`).
+    first_sequence: u64,
+    last_sequence: u64,
     count: usize,
     /// Pairs of consecutive samples with different values.
     changes: usize,
@@ -93,13 +110,10 @@ pub(super) struct WindowState {
     sum_xy: CompensatedSum,
     sum_x2: CompensatedSum,
     abs_xy: f64,
-    /// For `rate`, `increase` and `delta`: the samples that follow `first`,
-    /// oldest first; `lookahead_len` of them are set.
+    /// Copies of the samples that follow `first`, oldest first, so that
+    /// the window's next first samples are found without reading the
+    /// series' buffer.
     lookahead: [(i64, f64); LOOKAHEAD],
-    lookahead_len: usize,
-    /// Whether counter resets matter: true for `rate` and `increase`, whose
-    /// windows with a reset are scanned in full.
-    is_counter: bool,
 }
 
 impl WindowState {
@@ -120,76 +134,182 @@ impl WindowState {
         self.valid
     }
 
+    /// Adds the samples that entered the window and removes those that
+    /// left it. The leaving samples come from the lookahead copies, so a
+    /// steady tick reads only the newest samples of the series' buffer.
     fn apply_changes(&mut self, func: Func, series: &Series, start_ms: i64, end_ms: i64) -> bool {
-        // The old window's first sample onward: the samples that leave, the
-        // samples that stay and the samples that enter. The store only
-        // appends after its latest sample, so every sample newer than `last`
-        // is new to the state.
-        let union = series.window(self.first.0.saturating_sub(1), end_ms);
-        let samples = union.samples;
-        // A missing first sample means the store pruned samples the state
-        // still counts.
-        if union.has_stale || samples.first().map(|s| s.0) != Some(self.first.0) {
+        let Some((entering, entering_sequence)) = self.entering(series, end_ms) else {
             return false;
-        }
-        let leaving = samples.iter().take_while(|s| s.0 <= start_ms).count();
-        let entering_from = samples.len() - samples.iter().rev().take_while(|s| s.0 > self.last.0).count();
-        // `start_ms < last.0` makes every leaving sample an old one, and the
-        // window keeps at least the old last sample.
-        if leaving >= entering_from || entering_from == 0 {
-            return false;
-        }
-
-        for index in entering_from..samples.len() {
-            let (previous, current) = (samples[index - 1], samples[index]);
-            if !current.1.is_finite() {
+        };
+        let entering = entering.as_slice();
+        let mut previous = self.last.1;
+        for &sample in entering {
+            if !sample.1.is_finite() {
                 return false;
             }
-            self.add(current, previous.1);
+            self.add(sample, previous);
+            previous = sample.1;
         }
+        if let Some(&last) = entering.last() {
+            self.last = last;
+            self.last_sequence = entering_sequence + entering.len() as u64 - 1;
+        }
+
+        // `start_ms < last.0` of the old window, which `advance` checked,
+        // makes every leaving sample an old one, and the window keeps at
+        // least the old last sample.
         let mut extreme_left = false;
-        for index in 0..leaving {
-            let (old, next) = (samples[index], samples[index + 1]);
+        while self.first.0 <= start_ms {
+            let old = self.first;
+            if !self.move_first(series) {
+                return false;
+            }
             extreme_left |= old.0 == self.extreme.sample.0;
-            self.remove(old, next.1);
+            self.remove(old, self.first.1);
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
-        self.first = samples[leaving];
-        self.last = samples[samples.len() - 1];
 
-        let window = &samples[leaving..];
         if extreme_left && matches!(func, Func::MinOverTime | Func::MaxOverTime) {
+            let window = series.samples_from(self.first_sequence).and_then(|samples| samples.get(..self.window_len()));
+            let Some(window) = window.filter(|window| !window.is_empty()) else {
+                return false;
+            };
             self.extreme = extreme_of(window, self.wants_max);
         }
-        self.count == window.len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
+        // The store may have pruned samples that the state still counts.
+        let clean = series.is_clean_between(self.first.0, self.last.0, false);
+        clean && self.count == self.window_len() && self.sums_are_accurate(func, end_ms.saturating_sub(start_ms))
+    }
+
+    /// Returns the samples after `last` up to `end_ms` with the sequence
+    /// number of the first of them, or `None` when the store dropped
+    /// `last`. When the series' latest sample is at or before `end_ms`,
+    /// which is the case at every tick that evaluates at the latest scrape,
+    /// they are found by sequence number instead of by a search.
+    fn entering<'a>(&self, series: &'a Series, end_ms: i64) -> Option<(Entering<'a>, u64)> {
+        let latest = series.last_sample()?;
+        let next_sequence = self.last_sequence + 1;
+        if latest.0 <= end_ms && series.appended() == next_sequence + 1 {
+            // Only the latest sample entered, which the series keeps a copy
+            // of beside its buffer.
+            return Some((Entering::Latest(latest), next_sequence));
+        }
+        if latest.0 <= end_ms {
+            return Some((Entering::Buffered(series.samples_from(next_sequence)?), next_sequence));
+        }
+        let window = series.window(self.last.0, end_ms);
+        Some((Entering::Buffered(window.samples), window.first_sequence))
+    }
+
+    /// Moves `first` to the next sample, from the lookahead copies, which
+    /// are refilled from the series when empty. Returns false when the
+    /// store dropped the next sample or none follows.
+    fn move_first(&mut self, series: &Series) -> bool {
+        if self.lookahead_len == 0 && !self.refill_lookahead(series) {
+            return false;
+        }
+        self.first = self.lookahead[usize::from(self.lookahead_next)];
+        self.first_sequence += 1;
+        self.lookahead_next += 1;
+        self.lookahead_len -= 1;
+        true
     }
 
     /// Moves `first`, `last` and `count` to the new window, taking the new
-    /// first sample from the lookahead copies while they last.
+    /// first sample from the lookahead copies. In a steady tick, where the
+    /// window ends at or after the series' latest sample, this reads no
+    /// sample buffer except to refill the copies every `LOOKAHEAD` samples.
     fn move_edges(&mut self, series: &Series, start_ms: i64, end_ms: i64) -> bool {
-        let entering = series.window(self.last.0, end_ms);
-        if entering.has_stale {
+        if !self.move_last(series, end_ms) {
             return false;
         }
-        if let Some(&last) = entering.samples.last() {
-            self.last = last;
-            self.count += entering.samples.len();
-        }
         while self.first.0 <= start_ms {
-            if self.lookahead_len == 0 {
-                return self.fill_edges(series, start_ms, end_ms);
+            if !self.move_first(series) {
+                return false;
             }
-            self.first = self.lookahead[0];
-            self.lookahead.copy_within(1.., 0);
-            self.lookahead_len -= 1;
-            self.count = self.count.saturating_sub(1);
         }
         self.start_ms = start_ms;
         self.end_ms = end_ms;
+        self.count = self.window_len();
         // The store may have pruned the samples the copies stand for, or
         // marked a reset or a stale sample among the new ones.
         series.is_clean_between(self.first.0, self.last.0, self.is_counter)
+    }
+
+    /// Moves `last` to the latest sample at or before `end_ms`. The store
+    /// appends samples in time order, so when the series' latest sample is
+    /// at or before `end_ms`, every sample after the old `last` entered the
+    /// window and the latest is the new `last`.
+    fn move_last(&mut self, series: &Series, end_ms: i64) -> bool {
+        let Some(latest) = series.last_sample() else {
+            return false;
+        };
+        if latest.0 <= end_ms {
+            self.last = latest;
+            self.last_sequence = series.appended().saturating_sub(1);
+            return true;
+        }
+        let entering = series.window(self.last.0, end_ms);
+        if let Some(&last) = entering.samples.last() {
+            self.last = last;
+            self.last_sequence = entering.first_sequence + entering.samples.len() as u64 - 1;
+        }
+        true
+    }
+
+    /// Copies the samples after `first` into the lookahead. Returns false
+    /// when the store dropped them or none follows.
+    fn refill_lookahead(&mut self, series: &Series) -> bool {
+        let Some(following) = series.samples_from(self.first_sequence + 1) else {
+            return false;
+        };
+        self.copy_lookahead(following);
+        self.lookahead_len > 0
+    }
+
+    /// Returns the number of samples from `first` to `last`, all of which
+    /// the window contains while the state is valid.
+    fn window_len(&self) -> usize {
+        let span = self.last_sequence.saturating_sub(self.first_sequence);
+        usize::try_from(span).map_or(usize::MAX, |span| span.saturating_add(1))
+    }
+
+    /// Requests the samples that updating the state will read first from
+    /// the series' buffer: by a prefetch hint for a valid state, which
+    /// returns 0, and by the loads of `Series::preload_window` otherwise,
+    /// which return a value to pass to `std::hint::black_box`.
+    pub(super) fn preload(&self, series: &Series, start_ms: i64) -> i64 {
+        if !self.valid {
+            return series.preload_window(start_ms);
+        }
+        // The refill copies up to `LOOKAHEAD` samples, which span several
+        // cache lines.
+        if let Some(following) = series.samples_from(self.first_sequence + 1) {
+            let copied = &following[..following.len().min(LOOKAHEAD)];
+            for sample in copied.iter().step_by(4) {
+                prefetch(sample);
+            }
+            if let Some(last) = copied.last() {
+                prefetch(last);
+            }
+        }
+        0
+    }
+
+    /// Asks the CPU to load the fields that every update reads, which lie
+    /// in the state's first 80 bytes, by requesting the cache lines of the
+    /// first and the last of them.
+    pub(super) fn prefetch(&self) {
+        prefetch(&self.valid);
+        prefetch(&self.count);
+    }
+
+    /// Tells whether updating the state reads the oldest samples of the
+    /// series' buffer, so that the caller loads that memory ahead for such
+    /// states only.
+    pub(super) fn reads_buffer(&self) -> bool {
+        !(self.valid && self.lookahead_len > 0)
     }
 
     /// Sets the edges and the lookahead copies from the window
@@ -208,11 +328,27 @@ impl WindowState {
         self.end_ms = end_ms;
         self.first = first;
         self.last = last;
+        self.set_sequences(samples, window.first_sequence);
         self.count = samples.len();
-        let following = &samples[1..samples.len().min(1 + LOOKAHEAD)];
-        self.lookahead[..following.len()].copy_from_slice(following);
-        self.lookahead_len = following.len();
         true
+    }
+
+    /// Sets the sequence numbers of the window `samples`, which start at
+    /// `first_sequence`, and copies the samples after the first one.
+    fn set_sequences(&mut self, samples: &[(i64, f64)], first_sequence: u64) {
+        self.first_sequence = first_sequence;
+        self.last_sequence = first_sequence + (samples.len() as u64).saturating_sub(1);
+        self.copy_lookahead(samples.get(1..).unwrap_or(&[]));
+    }
+
+    /// Copies the first `LOOKAHEAD` of `following`, the samples after
+    /// `first`.
+    fn copy_lookahead(&mut self, following: &[(i64, f64)]) {
+        let copied = following.len().min(LOOKAHEAD);
+        self.lookahead[..copied].copy_from_slice(&following[..copied]);
+        self.lookahead_next = 0;
+        // `LOOKAHEAD` fits in a `u8`, as the assertion beside it checks.
+        self.lookahead_len = copied as u8;
     }
 
     /// Counts `sample`, which follows a sample of value `previous`, into the
@@ -286,6 +422,7 @@ impl WindowState {
         self.end_ms = end_ms;
         self.first = first;
         self.last = last;
+        self.set_sequences(samples, window.first_sequence);
         self.anchor_ms = first.0;
         self.wants_max = func == Func::MaxOverTime;
         self.extreme = Extreme::starting_at(first);
@@ -368,6 +505,22 @@ impl WindowState {
 
 }
 
+/// The samples that entered a window since the previous tick.
+enum Entering<'a> {
+    /// Only the series' latest sample, copied from beside its buffer.
+    Latest((i64, f64)),
+    Buffered(&'a [(i64, f64)]),
+}
+
+impl Entering<'_> {
+    fn as_slice(&self) -> &[(i64, f64)] {
+        match self {
+            Entering::Latest(sample) => std::slice::from_ref(sample),
+            Entering::Buffered(samples) => samples,
+        }
+    }
+}
+
 /// The minimum or maximum of a window, updated sample by sample as
 /// Prometheus's scan is, which keeps the first of equal values: that
 /// matters only for 0 and -0, which compare equal.
@@ -421,6 +574,19 @@ fn extreme_of(samples: &[(i64, f64)], max: bool) -> Extreme {
 fn within_limit(abs_total: f64, sum: f64) -> bool {
     abs_total <= CANCELLATION_LIMIT * sum.abs()
 }
+
+/// Asks the CPU to load the cache line of `value` without waiting for it.
+#[cfg(target_arch = "x86_64")]
+fn prefetch<T>(value: &T) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has. A
+    // prefetch is only a hint: it never faults and changes no memory, and
+    // the pointer comes from a live reference anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch<T>(_value: &T) {}
 
 #[cfg(test)]
 mod tests {
@@ -482,11 +648,21 @@ mod tests {
     /// Evaluates `source` each second with a cache kept across ticks, as the
     /// engine does, and compares every result with a full scan.
     fn check_against_full_scan(source: &str, exact: bool) {
+        check_every(source, exact, 1);
+    }
+
+    /// Evaluates `source` every `step_s` seconds, so that `step_s` samples
+    /// enter each window between ticks, and compares as
+    /// [`check_against_full_scan`] does.
+    fn check_every(source: &str, exact: bool, step_s: i64) {
         let expr = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
         let mut store = Store::new(70 * S);
         let mut cache = TickCache::new();
         for t in 0..150 {
             append_second(&mut store, t);
+            if t % step_s != 0 {
+                continue;
+            }
             let incremental = expr.eval_with(&store, t * S, &mut cache).expect("evaluates with the cache");
             let full = expr.eval(&store, t * S).expect("evaluates");
             let incremental_labels: Vec<&Labels> = incremental.iter().map(|(l, _)| l).collect();
@@ -558,6 +734,123 @@ mod tests {
     #[test]
     fn offset_window_matches_full_scan() {
         check_against_full_scan("avg_over_time(m[30s] offset 10s)", false);
+    }
+
+    #[test]
+    fn offset_rate_matches_full_scan() {
+        // The window ends before the latest sample, so its new last sample
+        // is found by a search instead of by sequence number.
+        check_against_full_scan("rate(m[30s] offset 10s)", true);
+    }
+
+    #[test]
+    fn offset_max_matches_full_scan() {
+        check_against_full_scan("max_over_time(m[30s] offset 10s)", true);
+    }
+
+    #[test]
+    fn sparse_ticks_match_full_scan() {
+        // Three samples enter and leave each window between ticks.
+        for source in ["rate(m[20s])", "changes(m[20s])", "min_over_time(m[20s])", "max_over_time(m[50s])"] {
+            check_every(source, true, 3);
+        }
+        for source in ["avg_over_time(m[20s])", "deriv(m[20s])", "predict_linear(m[50s], 60)"] {
+            check_every(source, false, 3);
+        }
+    }
+
+    #[test]
+    fn ticks_longer_than_lookahead_match_full_scan() {
+        // More samples leave each window than the lookahead copies.
+        let step_s = LOOKAHEAD as i64 + 3;
+        check_every("increase(m[40s])", true, step_s);
+        check_every("sum_over_time(m[40s])", false, step_s);
+    }
+
+    #[test]
+    fn latest_sample_functions_match_full_scan() {
+        // These read the series' latest samples instead of the window when
+        // the window ends at the latest sample, and scan it otherwise.
+        for function in ["last_over_time", "present_over_time", "irate", "idelta", "resets"] {
+            check_against_full_scan(&format!("{function}(m[20s])"), true);
+            check_against_full_scan(&format!("{function}(m[20s] offset 5s)"), true);
+            check_every(&format!("{function}(m[3s])"), true, 4);
+        }
+    }
+
+    #[test]
+    fn aggregated_shared_results_match_full_scan() {
+        // Aggregations read these from the tick's shared results without
+        // building samples.
+        let sources = [
+            "sum(rate(m[20s]))",
+            "sum by (kind) (increase(m[20s]))",
+            "count without (kind) (resets(m[20s]))",
+            "max by (__name__) (last_over_time(m[20s]))",
+            "min by (__name__) (irate(m[20s]))",
+            "group by (kind) (changes(m[20s]))",
+            "quantile(0.5, count_over_time(m[20s]))",
+        ];
+        for source in sources {
+            check_against_full_scan(source, true);
+        }
+        for source in ["avg(delta(m[20s]))", "stddev(sum_over_time(m[20s]))", "stdvar by (kind) (avg_over_time(m[20s]))"] {
+            check_against_full_scan(source, false);
+        }
+    }
+
+    #[test]
+    fn functions_sharing_state_match_full_scan() {
+        // Each pair keeps one window state per series; the second function
+        // of a pair finds it already moved to the tick's window.
+        let pairs = [
+            ("rate(m[20s]) + increase(m[20s])", true),
+            ("increase(m[20s]) - rate(m[20s])", true),
+            ("sum_over_time(m[20s]) / avg_over_time(m[20s])", false),
+            ("predict_linear(m[20s], 60) - deriv(m[20s]) - predict_linear(m[20s], 5)", false),
+        ];
+        for (source, exact) in pairs {
+            check_against_full_scan(source, exact);
+            check_every(source, exact, 3);
+        }
+    }
+
+    #[test]
+    fn kept_group_caches_match_fresh_parse() {
+        // One expression keeps its aggregation and matching groups across
+        // evaluations, keyed by series position and by label pairs. A
+        // freshly parsed one starts without them.
+        let sources = [
+            "sum by (kind) (m) / on (kind) group_left sum by (kind) (rate(m[20s]))",
+            "max by (kind) (m) > bool ignoring (kind) group_left min(m)",
+            "sum by (v) (count_values(\"v\", round(m / 100)))",
+            "count by (kind) (sum by (kind, v) (count_values without (kind) (\"v\", round(m / 100))))",
+        ];
+        for source in sources {
+            let kept = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+            let mut store = Store::new(70 * S);
+            for t in 0..80 {
+                append_second(&mut store, t);
+                let fresh = Expr::parse(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+                let expected = fresh.eval(&store, t * S).map_err(|e| e.message);
+                let actual = kept.eval(&store, t * S).map_err(|e| e.message);
+                let same = match (&actual, &expected) {
+                    (Ok(actual), Ok(expected)) => {
+                        actual.len() == expected.len()
+                            && actual.iter().zip(expected).all(|(a, e)| a.0 == e.0 && same(a.1, e.1, true))
+                    }
+                    _ => actual == expected,
+                };
+                assert!(same, "{source} at {t} s: {actual:?} != {expected:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn prefetch_leaves_sample_unchanged() {
+        let samples = vec![(1_000, 2.5), (2_000, 3.5)];
+        prefetch(&samples[1]);
+        assert_eq!(samples, vec![(1_000, 2.5), (2_000, 3.5)]);
     }
 
     fn gauge_store(until_s: i64, retention_s: i64) -> (Store, Labels) {

@@ -5,8 +5,9 @@
 use super::eval::{internal, Evaluator};
 use super::functions::{absent_sample, go_max, Func};
 use super::plan::Node;
-use super::value::{Matrix, RangeSeries, Sample, Value};
+use super::value::{Matrix, Origin, RangeSeries, Sample, Value};
 use super::ExprError;
+use crate::store::{is_stale_marker, Series};
 
 /// Evaluates a function with a range-vector argument: the second one for
 /// `quantile_over_time`, else the first.
@@ -37,6 +38,7 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         if let Some(value) = apply(func, series, &matrix, param, ts) {
             out.push(Sample {
                 labels: series.labels.clone(),
+                origin: series.origin,
                 // last_over_time returns the selected sample itself and keeps
                 // the metric name; every other range function drops it.
                 drop_name: series.drop_name || func != Func::LastOverTime,
@@ -46,6 +48,47 @@ pub fn call<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64) -> Resul
         }
     }
     Ok(Value::Vector(out))
+}
+
+/// Tells whether [`visit_shared`] can evaluate `func(args)`: a range
+/// function with one range-selector argument whose selector has a metric
+/// name.
+pub fn visits_shared(func: Func, args: &[Node]) -> bool {
+    let one_range_argument = matches!(
+        func,
+        Func::Rate
+            | Func::Irate
+            | Func::Increase
+            | Func::Delta
+            | Func::Idelta
+            | Func::Deriv
+            | Func::Resets
+            | Func::Changes
+            | Func::AvgOverTime
+            | Func::MinOverTime
+            | Func::MaxOverTime
+            | Func::SumOverTime
+            | Func::CountOverTime
+            | Func::LastOverTime
+            | Func::StddevOverTime
+            | Func::StdvarOverTime
+            | Func::PresentOverTime
+    );
+    matches!(args, [Node::Range { selector, .. }] if one_range_argument && selector.name.is_some())
+}
+
+/// Passes each series' result of `func(args)`, which [`visits_shared`]
+/// accepts, to `visit` in the order of the samples that [`call`] returns,
+/// through the tick's shared results. Returns `None`, having visited
+/// nothing, when those cannot be used; then the caller evaluates the call.
+pub fn visit_shared<'s>(ev: &Evaluator<'s>, func: Func, args: &[Node], ts: i64, visit: impl FnMut(Origin<'s>, f64)) -> Option<()> {
+    let [Node::Range { selector, range_ms }] = args else {
+        return None;
+    };
+    if !visits_shared(func, args) {
+        return None;
+    }
+    ev.visit_shared_range_call(func, f64::NAN, selector, *range_ms, ts, visit)
 }
 
 fn first(args: &[Node]) -> Result<&Node, ExprError> {
@@ -153,6 +196,50 @@ pub(super) fn extrapolate(edges: WindowEdges, result: f64, end_ms: i64, range_ms
         factor /= range_ms as f64 / 1000.0;
     }
     result * factor
+}
+
+/// Tells whether `func` reads only a window's newest samples, or only
+/// whether it has a stale marker or a reset, so that
+/// [`from_latest_samples`] computes it on most windows.
+pub(super) fn reads_latest_only(func: Func) -> bool {
+    matches!(func, Func::LastOverTime | Func::PresentOverTime | Func::Irate | Func::Idelta | Func::Resets)
+}
+
+/// Computes a function that [`reads_latest_only`] over the window
+/// `(start_ms, end_ms]` of `series` from its latest samples, without a
+/// window search. Returns `None` when that cannot be done: the window ends
+/// before the latest sample, the samples read include a stale marker, or
+/// `resets` has a reset or a stale marker to count in the window. Then
+/// the caller scans the window.
+pub(super) fn from_latest_samples(func: Func, series: &Series, start_ms: i64, end_ms: i64) -> Option<Option<f64>> {
+    let latest = series.last_sample()?;
+    if latest.0 > end_ms || is_stale_marker(latest.1) {
+        return None;
+    }
+    if latest.0 <= start_ms {
+        // The window contains no sample.
+        return Some(None);
+    }
+    match func {
+        Func::LastOverTime => Some(Some(latest.1)),
+        Func::PresentOverTime => Some(Some(1.0)),
+        Func::Resets if series.has_stale_or_reset_within(start_ms, end_ms) => None,
+        Func::Resets => Some(Some(0.0)),
+        Func::Irate | Func::Idelta => {
+            let [.., previous, last] = *series.samples() else {
+                return None;
+            };
+            if is_stale_marker(previous.1) {
+                return None;
+            }
+            if previous.0 <= start_ms {
+                // One sample in the window gives no result.
+                return Some(None);
+            }
+            Some(instant_delta(&[previous, last], func == Func::Irate))
+        }
+        _ => None,
+    }
 }
 
 /// `irate` and `idelta`: from the last two samples.

@@ -60,8 +60,29 @@ struct Table {
     used_epoch: u64,
     slots: Vec<Slot>,
     /// Window state per series for functions with an incremental form,
-    /// kept across epochs while the store's series set is unchanged.
+    /// kept across epochs while the store's series set is unchanged. Empty
+    /// unless this table is the one that [`state_key`] names.
     states: Vec<WindowState>,
+    /// The index of the table whose `states` this table's function uses,
+    /// set by [`TickCache::table`].
+    state_table: usize,
+}
+
+/// Returns the key of the table that keeps the window states for `key`'s
+/// results.
+/// Functions that keep the same state over the same window share it, so
+/// that `rate` and `increase` of one series move one state per tick: the
+/// second one finds it already at the window and only computes its result.
+fn state_key(key: ResultKey) -> ResultKey {
+    let func = match key.func {
+        Func::Increase => Func::Rate,
+        Func::SumOverTime => Func::AvgOverTime,
+        Func::PredictLinear => Func::Deriv,
+        func => func,
+    };
+    // A state does not depend on the function's parameter, only the result
+    // does.
+    ResultKey { func, param_bits: f64::NAN.to_bits(), ..key }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -121,26 +142,43 @@ impl TickCache {
     /// Returns the index of the table for `key`, sized for `group_len`
     /// series, for [`TickCache::get`] and [`TickCache::set`].
     pub(super) fn table(&mut self, key: ResultKey, group_len: usize) -> usize {
+        let index = self.used_table(key);
+        let slots = &mut self.tables[index].slots;
+        if slots.len() != group_len {
+            slots.clear();
+            slots.resize(group_len, Slot::default());
+        }
+        let state_table = self.used_table(state_key(key));
+        let states = &mut self.tables[state_table].states;
+        if states.len() != group_len {
+            states.clear();
+            states.resize(group_len, WindowState::default());
+        }
+        self.tables[index].state_table = state_table;
+        index
+    }
+
+    /// Returns the index of the table for `key`, added if missing, and marks
+    /// it as used in this epoch.
+    fn used_table(&mut self, key: ResultKey) -> usize {
         let index = match self.positions.get(&key) {
             Some(&index) => index,
             None => self.add(key),
         };
-        let table = &mut self.tables[index];
-        table.used_epoch = self.epoch;
-        if table.slots.len() != group_len {
-            table.slots.clear();
-            table.slots.resize(group_len, Slot::default());
-        }
-        if table.states.len() != group_len {
-            table.states.clear();
-            table.states.resize(group_len, WindowState::default());
-        }
+        self.tables[index].used_epoch = self.epoch;
         index
     }
 
     /// Returns the window state of a series, kept from earlier ticks.
+    pub(super) fn state(&self, table: usize, position: usize) -> Option<&WindowState> {
+        let state_table = self.tables.get(table)?.state_table;
+        self.tables.get(state_table)?.states.get(position)
+    }
+
+    /// Returns the window state of a series, kept from earlier ticks.
     pub(super) fn state_mut(&mut self, table: usize, position: usize) -> Option<&mut WindowState> {
-        self.tables.get_mut(table)?.states.get_mut(position)
+        let state_table = self.tables.get(table)?.state_table;
+        self.tables.get_mut(state_table)?.states.get_mut(position)
     }
 
     /// Returns the stored result of a series: `Some(None)` when the series
@@ -158,7 +196,7 @@ impl TickCache {
 
     fn add(&mut self, key: ResultKey) -> usize {
         let index = self.tables.len();
-        self.tables.push(Table { key, used_epoch: self.epoch, slots: Vec::new(), states: Vec::new() });
+        self.tables.push(Table { key, used_epoch: self.epoch, slots: Vec::new(), states: Vec::new(), state_table: index });
         self.positions.insert(key, index);
         index
     }

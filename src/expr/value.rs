@@ -8,11 +8,22 @@
 use std::borrow::Cow;
 
 use crate::labels::{Labels, METRIC_NAME};
+use crate::store::{Series, SeriesRef};
+
+/// The store series whose labels a sample or range borrows.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'s> {
+    pub series_ref: SeriesRef,
+    pub series: &'s Series,
+}
 
 /// One element of an instant vector.
 #[derive(Clone, Debug)]
 pub struct Sample<'s> {
     pub labels: Cow<'s, Labels>,
+    /// The series that `labels` is borrowed from, while it is. Caches keyed
+    /// by series find the sample's entry by it instead of by its labels.
+    pub origin: Option<Origin<'s>>,
     /// Whether `__name__` counts as removed from `labels`.
     pub drop_name: bool,
     pub value: f64,
@@ -35,23 +46,24 @@ impl<'s> Sample<'s> {
         self.labels.iter().filter(move |(n, _)| !(drop_name && *n == METRIC_NAME))
     }
 
-    /// Returns the visible labels as an owned set.
+    /// Returns the visible labels as an owned set, which shares the
+    /// buffer of the labels it was built from when it can.
     pub fn to_labels(&self) -> Labels {
-        if self.drop_name && self.labels.metric_name().is_some() {
-            self.labels.without_metric_name()
-        } else {
-            self.labels.as_ref().clone()
+        match self.origin {
+            Some(origin) if self.drop_name => origin.series.labels_without_name().clone(),
+            _ if self.drop_name && self.labels.metric_name().is_some() => self.labels.without_metric_name(),
+            _ => self.labels.as_ref().clone(),
         }
     }
 
-    /// Returns the visible labels, without copying labels already owned.
-    pub fn into_labels(mut self) -> Labels {
-        self.labels_mut();
-        self.labels.into_owned()
+    /// Returns the visible labels, as [`Sample::to_labels`] does.
+    pub fn into_labels(self) -> Labels {
+        self.to_labels()
     }
 
     /// Applies a pending name drop so that `labels` can be edited.
     pub fn labels_mut(&mut self) -> &mut Labels {
+        self.origin = None;
         if self.drop_name {
             self.drop_name = false;
             if self.labels.metric_name().is_some() {
@@ -76,6 +88,8 @@ pub fn label_value<'a>(labels: &'a Labels, name: &str) -> &'a str {
 #[derive(Clone, Debug)]
 pub struct RangeSeries<'s> {
     pub labels: Cow<'s, Labels>,
+    /// The series that `labels` is borrowed from, as for [`Sample`].
+    pub origin: Option<Origin<'s>>,
     pub drop_name: bool,
     pub samples: Cow<'s, [(i64, f64)]>,
     /// Whether a counter reset may lie inside `samples`; false allows

@@ -1,6 +1,8 @@
 //! One series' samples in time order, with the positions of stale markers and
 //! counter resets so that range functions can skip scanning clean windows.
 
+use std::sync::OnceLock;
+
 use crate::labels::Labels;
 
 use super::is_stale_marker;
@@ -29,6 +31,12 @@ pub struct Series {
     reset_times: Vec<i64>,
     /// The latest non-stale value, to detect counter resets on append.
     last_value: Option<f64>,
+    /// The number of samples ever appended, so that readers can name a
+    /// sample by its sequence number: the first appended sample is 0.
+    appended: u64,
+    /// `labels` without `__name__`, built on first use, which PromQL
+    /// functions and arithmetic return on every evaluation.
+    labels_without_name: OnceLock<Labels>,
 }
 
 /// The samples of a series inside a time window, stale markers included.
@@ -40,6 +48,8 @@ pub struct Window<'a> {
     /// Whether any counter reset lies inside `samples` (after its first
     /// sample). Only valid when `has_stale` is false.
     pub has_reset: bool,
+    /// The sequence number of the first sample (see [`Series::appended`]).
+    pub first_sequence: u64,
 }
 
 impl Series {
@@ -53,7 +63,46 @@ impl Series {
             stale_times: Vec::new(),
             reset_times: Vec::new(),
             last_value: None,
+            appended: 0,
+            labels_without_name: OnceLock::new(),
         }
+    }
+
+    /// Returns the series' labels without `__name__`, shared by every
+    /// caller.
+    pub fn labels_without_name(&self) -> &Labels {
+        self.labels_without_name.get_or_init(|| self.labels.without_metric_name())
+    }
+
+    /// Returns the number of samples ever appended, which is also the
+    /// sequence number the next appended sample gets.
+    pub fn appended(&self) -> u64 {
+        self.appended
+    }
+
+    /// Returns the latest sample, or `None` when the series is empty,
+    /// without reading the sample buffer.
+    pub fn last_sample(&self) -> Option<(i64, f64)> {
+        (!self.is_empty()).then_some(self.last)
+    }
+
+    /// Returns the live samples from sequence number `sequence` on, empty when
+    /// `sequence` is the next to be appended, or `None` when that sample
+    /// was dropped or lies further ahead.
+    pub fn samples_from(&self, sequence: u64) -> Option<&[(i64, f64)]> {
+        let live = self.samples();
+        let oldest = self.appended.checked_sub(live.len() as u64)?;
+        let offset = usize::try_from(sequence.checked_sub(oldest)?).ok()?;
+        live.get(offset..)
+    }
+
+    /// Returns the sequence number of the live sample at `index` in
+    /// [`Series::samples`].
+    pub fn sequence_of(&self, index: usize) -> u64 {
+        // Every live sample was appended, so `appended` is at least the
+        // number of live samples.
+        let oldest = self.appended.saturating_sub(self.samples().len() as u64);
+        oldest.saturating_add(index as u64)
     }
 
     /// The series' labels, including `__name__`.
@@ -87,6 +136,7 @@ impl Series {
         }
         self.samples.push((t_ms, value));
         self.last = (t_ms, value);
+        self.appended += 1;
     }
 
     /// Drops samples at or before `cutoff_ms`.
@@ -158,6 +208,12 @@ impl Series {
         kept && !stale && !reset
     }
 
+    /// Tells whether a stale marker or a counter reset lies in
+    /// `(after_ms, until_ms]`. Reads only their stored times.
+    pub fn has_stale_or_reset_within(&self, after_ms: i64, until_ms: i64) -> bool {
+        any_time_within(&self.stale_times, after_ms, until_ms) || any_time_within(&self.reset_times, after_ms, until_ms)
+    }
+
     /// The samples in the left-open window `(start_ms, end_ms]`.
     pub fn window(&self, start_ms: i64, end_ms: i64) -> Window<'_> {
         let live = self.samples();
@@ -165,7 +221,8 @@ impl Series {
         let last = count_at_or_before(live, end_ms, first_t, last_t);
         let first = count_at_or_before(live, start_ms, first_t, last_t).min(last);
         let samples = &live[first..last];
-        let mut window = Window { samples, has_stale: false, has_reset: false };
+        let first_sequence = self.sequence_of(first);
+        let mut window = Window { samples, has_stale: false, has_reset: false, first_sequence };
         // Most series have neither stale markers nor resets; then the
         // window's first and last samples need not be read here.
         if self.stale_times.is_empty() && self.reset_times.is_empty() {

@@ -147,3 +147,40 @@ fn name_index_selects_by_name() {
     assert_eq!(store.series_named(Some("a")).count(), 1);
     assert_eq!(store.series_named(None).count(), 2);
 }
+
+#[test]
+fn samples_from_follows_sequence_numbers() {
+    let mut store = Store::new(2_500);
+    let a = labels("up", "a");
+    for t in 1..=5 {
+        store.append(&a, t * 1_000, t as f64);
+    }
+    // The samples at 1 s and 2 s, sequence numbers 0 and 1, are past the
+    // 2.5-second retention.
+    let series = store.series(&a).expect("series exists");
+    assert_eq!(series.appended(), 5);
+    assert_eq!(series.samples_from(2), Some(&[(3_000, 3.0), (4_000, 4.0), (5_000, 5.0)][..]));
+    assert_eq!(series.samples_from(5), Some(&[][..]));
+    assert_eq!(series.samples_from(1), None);
+    assert_eq!(series.samples_from(6), None);
+}
+
+#[test]
+fn window_names_first_sequence() {
+    let mut store = Store::new(60_000);
+    let a = labels("up", "a");
+    for t in 1..=5 {
+        store.append(&a, t * 1_000, t as f64);
+    }
+    let series = store.series(&a).expect("series exists");
+    assert_eq!(series.window(2_000, 4_000).first_sequence, 2);
+}
+
+#[test]
+fn labels_without_name_drops_only_name() {
+    let mut store = Store::new(60_000);
+    let a = labels("up", "a");
+    store.append(&a, 1_000, 1.0);
+    let series = store.series(&a).expect("series exists");
+    assert_eq!(series.labels_without_name(), &Labels::from_pairs([("instance", "a")]));
+}
