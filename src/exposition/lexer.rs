@@ -47,6 +47,8 @@ impl RawTimestamp {
 #[derive(Debug)]
 pub(crate) struct SampleLine<'a> {
     pub name: &'a str,
+    /// The metric name and label set as written, through the closing `}`.
+    pub series_text: &'a str,
     pub value: f64,
     pub value_offset: usize,
     pub timestamp: Option<RawTimestamp>,
@@ -237,6 +239,7 @@ pub(crate) fn parse_sample_line<'a>(
     } else {
         cursor.pos = name_len;
     }
+    let series_text = &line[..cursor.pos];
     if !cursor.separator() {
         if cursor.at_end() {
             return Err(cursor.error(format!("missing value for metric \"{name}\"")));
@@ -255,6 +258,7 @@ pub(crate) fn parse_sample_line<'a>(
     })?;
     let mut sample = SampleLine {
         name,
+        series_text,
         value,
         value_offset,
         timestamp: None,

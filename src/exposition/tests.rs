@@ -299,6 +299,36 @@ fn visitor_gets_borrowed_labels() {
     assert_eq!(names.0, vec!["a=1", "b=2"]);
 }
 
+/// Collects each delivered sample's `series_text`.
+struct SeriesTexts(Vec<String>);
+
+impl<'a> Visitor<'a> for SeriesTexts {
+    fn sample(&mut self, sample: &SampleRef<'a, '_>) {
+        self.0.push(sample.series_text.to_string());
+    }
+}
+
+#[test]
+fn series_text_spans_name_and_label_set() {
+    let body = b"  a{b=\"x y\",c=\"}\"} 1 17\nup 1\nm {q=\"\\\"\"}\t2\ne{} 3\n";
+    let mut texts = SeriesTexts(Vec::new());
+    let summary = visit(body, Format::Text, |_| true, &mut texts);
+    assert_eq!(summary.errors, vec![]);
+    assert_eq!(
+        texts.0,
+        vec!["a{b=\"x y\",c=\"}\"}", "up", "m {q=\"\\\"\"}", "e{}"]
+    );
+}
+
+#[test]
+fn series_text_in_openmetrics_stops_before_exemplar() {
+    let body = b"# TYPE c counter\nc_total{a=\"1\"} 1 # {t=\"x\"} 1\n# EOF\n";
+    let mut texts = SeriesTexts(Vec::new());
+    let summary = visit(body, Format::OpenMetrics, |_| true, &mut texts);
+    assert_eq!(summary.errors, vec![]);
+    assert_eq!(texts.0, vec!["c_total{a=\"1\"}"]);
+}
+
 #[test]
 fn content_type_picks_format() {
     let cases = [

@@ -15,6 +15,14 @@ use super::{Format, ParseError};
 #[derive(Debug)]
 pub struct SampleRef<'a, 'b> {
     pub name: &'a str,
+    /// The series as the body writes it: from the first byte of the metric
+    /// name through the closing `}` of the label set, or through the end of
+    /// the name when the line has no label set. Two samples of one body
+    /// with equal `series_text` are the same series. The converse does not
+    /// hold: labels written in another order, escaped differently or with
+    /// another bound spelling (`le="1.0"` and `le="1"`) give a different
+    /// text for the same series, which [`Visitor::duplicate`] still catches.
+    pub series_text: &'a str,
     /// Labels sorted by name, with unique names and no empty values.
     /// `le` and `quantile` bounds are in canonical form.
     pub labels: &'b [LabelRef<'a>],
@@ -389,6 +397,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     ) -> Result<(), LineError> {
         let sample = SampleRef {
             name: parsed.name,
+            series_text: parsed.series_text,
             labels: &self.labels,
             value: parsed.value,
             timestamp_ms: parsed.timestamp.map(RawTimestamp::to_ms),
