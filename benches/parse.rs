@@ -141,6 +141,17 @@ fn bench_parsers(c: &mut Criterion) {
             },
         );
         group.bench_with_input(
+            BenchmarkId::new("andon-visit-filtered", input.name),
+            body,
+            |b, body| {
+                b.iter(|| {
+                    let mut count = Count(0);
+                    black_box(visit(body, Format::Text, keep_ten, &mut count));
+                    black_box(count.0)
+                })
+            },
+        );
+        group.bench_with_input(
             BenchmarkId::new("andon-scrape-full", input.name),
             body,
             |b, body| b.iter(|| black_box(read_samples(body, Format::Text, &target, &keep_all))),

@@ -1,13 +1,11 @@
 //! The line loop: reads a body once and hands every kept sample to a
 //! [`Visitor`] as borrowed data, with no heap allocation per valid sample.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::family::{Families, FamilyError, Meta, MetricType, Resolved, SampleFacts};
 use super::labels::{LabelRef, LabelValue};
 use super::lexer::{self, Comment, LineError, RawTimestamp, SampleLine};
 use super::number::{parse_real, parse_value, CanonicalFloat};
+use super::series::{group_stem, is_canonical, SeriesKey, SeriesSet};
 use super::{Format, ParseError};
 
 /// One sample, borrowed from the body (`'a`) and from the reader's
@@ -95,8 +93,7 @@ where
         families: Families::new(format),
         labels: Vec::with_capacity(16),
         exemplar_labels: Vec::new(),
-        series: HashMap::default(),
-        series_hint: series_capacity_hint(body.len()),
+        series: SeriesSet::new(body),
         scratch: Vec::new(),
         last_rejected: &[],
         family_errors: Vec::new(),
@@ -110,21 +107,22 @@ where
 /// OpenMetrics rule that timestamps of a series never go back.
 type LastTimestamp = Option<f64>;
 
+/// The findings of the label and family checks on one sample line.
+struct CheckedLabels {
+    resolved: Resolved,
+    /// True when the line's series text is the series' canonical text.
+    written_canonical: bool,
+}
+
 struct Reader<'a, K> {
     format: Format,
     keep: K,
     families: Families,
     labels: Vec<LabelRef<'a>>,
     exemplar_labels: Vec<LabelRef<'a>>,
-    /// Every series met so far, keyed by a 128-bit hash of its name and
-    /// labels. NOTE: two different series with the same 128-bit hash would
-    /// be counted as one duplicate. For a well-mixed hash that is about
-    /// 2^-128 per pair, so it is not checked.
-    series: HashMap<u128, LastTimestamp, BuildHasherDefault<PrehashedKey>>,
-    /// The number of series the body's length suggests, see
-    /// [`series_capacity_hint`].
-    series_hint: usize,
-    /// Reused buffer for unescaping label values while hashing.
+    /// Every series met so far, for the duplicate check.
+    series: SeriesSet<'a>,
+    /// Reused buffer for unescaping label values while hashing groups.
     scratch: Vec<u8>,
     /// The metric name of the last line that `keep` rejected.
     last_rejected: &'a [u8],
@@ -346,8 +344,8 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             &mut self.labels,
             &mut self.exemplar_labels,
         )?;
-        let resolved = self.check_labels_and_family(number, &parsed)?;
-        self.deliver(number, &parsed, resolved, visitor)
+        let checked = self.check_labels_and_family(number, &parsed)?;
+        self.deliver(number, &parsed, checked, visitor)
     }
 
     /// Resolves the sample's family, puts its labels in canonical order and
@@ -356,13 +354,14 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         &mut self,
         number: usize,
         parsed: &SampleLine<'a>,
-    ) -> Result<Resolved, LineError> {
+    ) -> Result<CheckedLabels, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
         let resolved = self
             .families
             .resolve(parsed.name, &mut self.family_errors)
             .map_err(at_start)?;
-        let bound = canonicalize_bound(&mut self.labels, resolved, self.format);
+        let mut bound_rewritten = false;
+        let bound = canonicalize_bound(&mut self.labels, resolved, self.format, &mut bound_rewritten);
         let name_label = self
             .labels
             .iter()
@@ -374,7 +373,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             });
         }
 
-        sort_and_check_unique(&mut self.labels)?;
+        let reordered = sort_and_check_unique(&mut self.labels)?;
         sort_and_check_unique(&mut self.exemplar_labels)?;
         if self.format == Format::OpenMetrics {
             let facts = self.facts(parsed, resolved, bound, number);
@@ -383,7 +382,13 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
                 .map_err(at_start)?;
         }
         self.labels.retain(|label| !label.value.is_empty());
-        Ok(resolved)
+        let written_canonical = !reordered
+            && !bound_rewritten
+            && is_canonical(parsed.series_text, parsed.name, &self.labels);
+        Ok(CheckedLabels {
+            resolved,
+            written_canonical,
+        })
     }
 
     /// Hands the sample to the visitor unless it is a `_created` sample or
@@ -392,7 +397,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         &mut self,
         number: usize,
         parsed: &SampleLine<'a>,
-        resolved: Resolved,
+        checked: CheckedLabels,
         visitor: &mut V,
     ) -> Result<(), LineError> {
         let sample = SampleRef {
@@ -408,29 +413,40 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             }),
             line: number,
         };
-        if resolved.is_created() {
+        if checked.resolved.is_created() {
             self.summary.created += 1;
             visitor.created(&sample);
             return Ok(());
         }
 
-        let key = series_hash(parsed.name, &self.labels, &mut self.scratch);
+        let key = if checked.written_canonical {
+            SeriesKey::Written(parsed.series_text)
+        } else {
+            SeriesKey::Labels {
+                name: parsed.name,
+                labels: &self.labels,
+            }
+        };
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
-        match self.series.get_mut(&key) {
-            None => {
-                reserve_series(&mut self.series, self.series_hint);
-                self.series.insert(key, timestamp);
-                visitor.sample(&sample);
-            }
-            Some(last) => {
-                if self.format == Format::OpenMetrics {
-                    check_timestamp_order(*last, timestamp, parsed.value_offset)?;
-                    *last = timestamp;
-                }
-                self.summary.duplicates += 1;
-                visitor.duplicate(&sample);
-            }
+        let repeat = self
+            .series
+            .insert(group_stem(parsed.name), key, timestamp)
+            .map_err(|_| LineError {
+                offset: 0,
+                message: "series is 4 GiB or longer, which the duplicate check cannot record"
+                    .to_string(),
+            })?;
+        let Some(last) = repeat else {
+            visitor.sample(&sample);
+            return Ok(());
+        };
+        if self.format == Format::OpenMetrics {
+            let previous = (!last.is_nan()).then_some(*last);
+            check_timestamp_order(previous, timestamp, parsed.value_offset)?;
+            *last = timestamp.unwrap_or(f64::NAN);
         }
+        self.summary.duplicates += 1;
+        visitor.duplicate(&sample);
         Ok(())
     }
 
@@ -461,26 +477,6 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             line,
         }
     }
-}
-
-/// Grows the duplicate check to `hint` series once it is full at 4,096
-/// series, instead of doubling it about ten more times on a large body.
-/// Bodies that `keep` mostly filters never reach that size, so they
-/// allocate no large table.
-fn reserve_series<V, S: std::hash::BuildHasher>(series: &mut HashMap<u128, V, S>, hint: usize) {
-    let len = series.len();
-    if len >= 4096 && len == series.capacity() && hint > len {
-        series.reserve(hint - len);
-    }
-}
-
-/// Estimates the number of sample lines a body of `body_len` bytes holds.
-/// Sample lines of real exporters are rarely shorter than 64 bytes; a
-/// shorter average only costs the rehashes this estimate avoids.
-/// The estimate is capped at 2^20 series: a table of 64 MiB of address
-/// space, whose pages become resident only as series fill them.
-fn series_capacity_hint(body_len: usize) -> usize {
-    (body_len / 64).min(1 << 20)
 }
 
 /// Converts a line to `&str`, checking the common all-ASCII case first
@@ -519,11 +515,13 @@ fn check_timestamp_order(
 
 /// Rewrites the `le` or `quantile` label of a bucket or quantile sample in
 /// canonical form, and returns its numeric value, or the text that is not
-/// a number (`""` when the label is missing).
+/// a number (`""` when the label is missing). Sets `rewritten` when the
+/// canonical text differs from the written one.
 fn canonicalize_bound<'a>(
     labels: &mut [LabelRef<'a>],
     resolved: Resolved,
     format: Format,
+    rewritten: &mut bool,
 ) -> Result<f64, &'a str> {
     let Some(bound_label) = resolved.bound_label() else {
         return Err("");
@@ -545,7 +543,9 @@ fn canonicalize_bound<'a>(
         Format::Text => parse_value(text),
     };
     let number = number.ok_or(text)?;
-    label.value = LabelValue::Canonical(CanonicalFloat::new(number));
+    let canonical = CanonicalFloat::new(number);
+    *rewritten = canonical.as_str() != text;
+    label.value = LabelValue::Canonical(canonical);
     Ok(number)
 }
 
@@ -558,14 +558,17 @@ fn name_greater(a: &str, b: &str) -> bool {
     }
 }
 
-/// Sorts labels by name and rejects a repeated name.
-fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
+/// Sorts labels by name and rejects a repeated name. Returns whether the
+/// order changed.
+fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<bool, LineError> {
     // Exporters nearly always write labels sorted, so insertion sort is
     // linear here and needs no allocation.
+    let mut reordered = false;
     for i in 1..labels.len() {
         let mut j = i;
         while j > 0 && name_greater(labels[j - 1].name, labels[j].name) {
             labels.swap(j - 1, j);
+            reordered = true;
             j -= 1;
         }
     }
@@ -581,17 +584,8 @@ fn sort_and_check_unique(labels: &mut [LabelRef<'_>]) -> Result<(), LineError> {
                 message: format!("duplicate label name \"{}\"", second.name),
             })
         }
-        None => Ok(()),
+        None => Ok(reordered),
     }
-}
-
-fn series_hash(name: &str, labels: &[LabelRef<'_>], scratch: &mut Vec<u8>) -> u128 {
-    let mut hasher = SeriesHasher::new();
-    hasher.write_field(name.as_bytes());
-    for label in labels {
-        hasher.write_label(label, scratch);
-    }
-    hasher.finish()
 }
 
 /// Hashes the labels that identify a sample's group within its family:
@@ -679,27 +673,6 @@ impl SeriesHasher {
     }
 }
 
-/// A map hasher for keys that are already hashes: it folds the 128-bit
-/// key to 64 bits instead of hashing it again.
-#[derive(Default)]
-struct PrehashedKey(u64);
-
-impl Hasher for PrehashedKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(SeriesHasher::K1);
-        }
-    }
-
-    fn write_u128(&mut self, key: u128) {
-        self.0 = (key as u64) ^ ((key >> 64) as u64);
-    }
-}
-
 /// MurmurHash3's 64-bit finalizer: spreads every input bit over the output.
 fn fmix64(mut k: u64) -> u64 {
     k ^= k >> 33;
@@ -730,43 +703,5 @@ mod tests {
         let summary = visit(body, Format::Text, keep, &mut Ignore);
         assert_eq!(asked, ["a", "ab", "b"]);
         assert_eq!(summary.filtered, 3);
-    }
-
-    #[test]
-    fn series_hash_resolves_escapes() {
-        let mut scratch = Vec::new();
-        let escaped = [LabelRef {
-            name: "a",
-            value: LabelValue::Escaped(r#"x\"y"#),
-            offset: 0,
-        }];
-        let plain = [LabelRef {
-            name: "a",
-            value: LabelValue::Plain(r#"x\"y"#),
-            offset: 0,
-        }];
-        assert_ne!(
-            series_hash("m", &escaped, &mut scratch),
-            series_hash("m", &plain, &mut scratch)
-        );
-    }
-
-    #[test]
-    fn series_hash_separates_fields() {
-        let mut scratch = Vec::new();
-        let ab = [LabelRef {
-            name: "ab",
-            value: LabelValue::Plain("c"),
-            offset: 0,
-        }];
-        let a = [LabelRef {
-            name: "a",
-            value: LabelValue::Plain("bc"),
-            offset: 0,
-        }];
-        assert_ne!(
-            series_hash("m", &ab, &mut scratch),
-            series_hash("m", &a, &mut scratch)
-        );
     }
 }
