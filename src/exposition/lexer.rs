@@ -116,13 +116,25 @@ static NAME_BYTES: [bool; 256] = {
 fn label_name_len(bytes: &[u8]) -> usize {
     let len = bytes
         .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .position(|&b| !LABEL_NAME_BYTES[usize::from(b)])
         .unwrap_or(bytes.len());
     match bytes.first() {
         Some(b) if b.is_ascii_digit() => 0,
         _ => len,
     }
 }
+
+/// Bytes allowed in a label name after its first byte: `[a-zA-Z0-9_]`.
+static LABEL_NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// Returns the token starting at `offset`: everything up to the next
 /// space, tab or label syntax character, at most 40 bytes, for quoting
@@ -444,8 +456,21 @@ fn parse_label<'a>(cursor: &mut Cursor<'a>) -> Result<LabelRef<'a>, LineError> {
 fn scan_quoted<'a>(cursor: &mut Cursor<'a>) -> Option<LabelValue<'a>> {
     let start = cursor.pos;
     let bytes = cursor.line.as_bytes();
-    let mut escaped = false;
+    // Most values are short (`"node"`, `"200"`), and for them a byte loop
+    // is faster than setting up a SIMD search.
+    let short_end = bytes.len().min(start + 16);
     let mut i = start;
+    while i < short_end {
+        match bytes[i] {
+            b'"' => {
+                cursor.pos = i + 1;
+                return Some(LabelValue::Plain(&cursor.line[start..i]));
+            }
+            b'\\' => break,
+            _ => i += 1,
+        }
+    }
+    let mut escaped = false;
     loop {
         let offset = memchr::memchr2(b'"', b'\\', &bytes[i..])?;
         i += offset;

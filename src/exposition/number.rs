@@ -10,6 +10,9 @@ pub(crate) fn parse_value(token: &str) -> Option<f64> {
     if let Some(v) = parse_small_integer(token) {
         return Some(v);
     }
+    if let Some(v) = parse_short_decimal(token) {
+        return Some(v);
+    }
     let bytes = token.as_bytes();
     let unsigned = match bytes.first() {
         Some(b'+' | b'-') => &token[1..],
@@ -61,6 +64,41 @@ fn parse_small_integer(token: &str) -> Option<f64> {
     }
     Some(if negative { -(n as f64) } else { n as f64 })
 }
+
+/// Fast path for short decimals such as `0.25` and `-1234.5`: digits, a
+/// point and digits, at most 15 digits in all. The digits then form an
+/// integer below 2^53 and the divisor 10^k is at most 10^15, both exact in
+/// an f64, so the one correctly rounded division gives the correctly
+/// rounded value, the same as `str::parse` (Clinger's fast path).
+fn parse_short_decimal(token: &str) -> Option<f64> {
+    let bytes = token.as_bytes();
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.len() > 16 {
+        return None;
+    }
+    let point = digits.iter().position(|&b| b == b'.')?;
+    let (integer, fraction) = (&digits[..point], &digits[point + 1..]);
+    if integer.is_empty() || fraction.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in integer.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    let value = n as f64 / POWERS_OF_TEN[fraction.len()];
+    Some(if negative { -value } else { value })
+}
+
+/// 10^0 to 10^15, each exact in an f64.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// Parses a text 0.0.4 timestamp: an integer count of milliseconds since
 /// the Unix epoch, with an optional sign.
@@ -284,6 +322,37 @@ mod tests {
             parse_value("9223372036854775808"),
             Some(9_223_372_036_854_775_808_f64)
         );
+    }
+
+    #[test]
+    fn short_decimal_matches_standard_parse() {
+        let cases = [
+            "0.1", "0.3", "-0.0", "1.5", "123.456", "0.000001", "9007199254.740993",
+            "999999999999.999", "1.000000000000001", "4.35", "2.675", "-1234.5",
+            "0.30000000000000004",
+        ];
+        for text in cases {
+            let expected: f64 = text.parse().unwrap();
+            let parsed = parse_value(text).unwrap();
+            assert_eq!(parsed.to_bits(), expected.to_bits(), "input {text}");
+        }
+    }
+
+    #[test]
+    fn short_decimal_matches_standard_parse_on_a_grid() {
+        // Every value with up to 4 integer and 1 to 6 fraction digits from
+        // a stride through the digit space.
+        for n in (0u64..100_000_000).step_by(9_973) {
+            for fraction_digits in 1..=6 {
+                let digits = n.to_string();
+                let padded = format!("{digits:0>width$}", width = fraction_digits + 1);
+                let (integer, fraction) = padded.split_at(padded.len() - fraction_digits);
+                let text = format!("{integer}.{fraction}");
+                let expected: f64 = text.parse().unwrap();
+                let parsed = parse_value(&text).unwrap();
+                assert_eq!(parsed.to_bits(), expected.to_bits(), "input {text}");
+            }
+        }
     }
 
     #[test]

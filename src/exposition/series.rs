@@ -93,6 +93,9 @@ pub(crate) struct SeriesSet<'a> {
     kept: Vec<HashTable<Entry>>,
     groups: FxHashMap<&'a str, GroupState>,
     log: Vec<Entry>,
+    /// The number of series the body's length suggests, see
+    /// [`series_capacity_hint`].
+    log_hint: usize,
 }
 
 /// A series whose canonical text is 4 GiB or longer, which the entries'
@@ -118,22 +121,20 @@ impl<'a> SeriesSet<'a> {
             kept: Vec::new(),
             groups: FxHashMap::default(),
             log: Vec::new(),
+            log_hint: series_capacity_hint(body.len()),
         }
     }
 
-    /// Inserts the series `key` of the group `stem`. Returns `None` when
-    /// the series is new, and otherwise the last timestamp of the series
-    /// in seconds (NaN for none), for the caller to check and update.
-    /// `timestamp` is the last timestamp a new series starts with.
+    /// Inserts the series `key`, which belongs to the group last entered
+    /// with [`SeriesSet::enter_group`]. Returns `None` when the series is
+    /// new, and otherwise the last timestamp of the series in seconds (NaN
+    /// for none), for the caller to check and update. `timestamp` is the
+    /// last timestamp a new series starts with.
     pub fn insert(
         &mut self,
-        stem: &'a str,
         key: SeriesKey<'a, '_>,
         timestamp: Option<f64>,
     ) -> Result<Option<&mut f64>, SeriesTooLong> {
-        if self.stem != Some(stem) {
-            self.enter_group(stem);
-        }
         let in_body = match key {
             SeriesKey::Written(text) => self.body_offset(text),
             SeriesKey::Labels { .. } => None,
@@ -193,8 +194,12 @@ impl<'a> SeriesSet<'a> {
         (end <= self.body.len()).then_some(offset)
     }
 
-    /// Ends the current run and starts one for the group `stem`.
-    fn enter_group(&mut self, stem: &'a str) {
+    /// Ends the current run and starts one for the group `stem`, unless
+    /// `stem` is the current group.
+    pub fn enter_group(&mut self, stem: &'a str) {
+        if self.stem == Some(stem) {
+            return;
+        }
         self.end_run();
         self.stem = Some(stem);
         self.run = match self.groups.get(stem) {
@@ -222,6 +227,7 @@ impl<'a> SeriesSet<'a> {
             return;
         }
         let start = self.log.len();
+        reserve_log(&mut self.log, self.scratch.len(), self.log_hint);
         if self.scratch.capacity() > SCRATCH_KEEP_CAPACITY
             && self.scratch.len() < self.scratch.capacity() / 4
         {
@@ -233,6 +239,26 @@ impl<'a> SeriesSet<'a> {
         let end = self.log.len();
         self.groups.insert(stem, GroupState::Logged { start, end });
     }
+}
+
+/// Reserves room for `additional` more entries in the log. Once the log
+/// outgrows 4,096 entries it grows to `hint` entries at once, instead of
+/// doubling about ten more times (and copying itself each time) on a
+/// large body. Bodies that `keep` mostly filters never reach that size.
+fn reserve_log(log: &mut Vec<Entry>, additional: usize, hint: usize) {
+    let needed = log.len() + additional;
+    if needed > log.capacity() && needed > 4096 && hint > needed {
+        log.reserve(hint - log.len());
+    }
+}
+
+/// Estimates the number of sample lines a body of `body_len` bytes holds.
+/// Sample lines of real exporters are rarely shorter than 64 bytes, and a
+/// shorter average only costs the copies this estimate avoids. The
+/// estimate is capped at 2^20 series: 24 MiB of address space, whose pages
+/// become resident only as series fill them.
+fn series_capacity_hint(body_len: usize) -> usize {
+    (body_len / 64).min(1 << 20)
 }
 
 fn stored_text<'s>(body: &'s [u8], arena: &'s [u8], entry: &Entry) -> &'s [u8] {
@@ -370,24 +396,25 @@ mod tests {
     fn hash_collision_keeps_series_apart() {
         let (first, second) = colliding_values();
         let mut set = SeriesSet::new(b"");
+        set.enter_group("m");
         let labels = [plain("x", &first)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert("m", key, None).unwrap().is_none());
+        assert!(set.insert(key, None).unwrap().is_none());
         let labels = [plain("x", &second)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert("m", key, None).unwrap().is_none());
+        assert!(set.insert(key, None).unwrap().is_none());
         let labels = [plain("x", &first)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert("m", key, None).unwrap().is_some());
+        assert!(set.insert(key, None).unwrap().is_some());
     }
 
     #[test]
@@ -395,14 +422,15 @@ mod tests {
         let body = b"m{a=\"1\",b=\"2\"}";
         let written = std::str::from_utf8(body).unwrap();
         let mut set = SeriesSet::new(body);
-        let first = set.insert("m", SeriesKey::Written(written), Some(5.0));
+        set.enter_group("m");
+        let first = set.insert(SeriesKey::Written(written), Some(5.0));
         assert!(first.unwrap().is_none());
         let labels = [plain("a", "1"), plain("b", "2")];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        let last = set.insert("m", key, None).unwrap().map(|t| *t);
+        let last = set.insert(key, None).unwrap().map(|t| *t);
         assert_eq!(last, Some(5.0));
     }
 

@@ -95,6 +95,7 @@ where
         exemplar_labels: Vec::new(),
         series: SeriesSet::new(body),
         scratch: Vec::new(),
+        last_sample_name: None,
         last_rejected: &[],
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
@@ -124,6 +125,11 @@ struct Reader<'a, K> {
     series: SeriesSet<'a>,
     /// Reused buffer for unescaping label values while hashing groups.
     scratch: Vec<u8>,
+    /// The name of the last sample line whose family was resolved, and
+    /// its family. Lines of one family come together, so a line that
+    /// repeats the name reuses the family without resolving it again.
+    /// Cleared by every metadata line, which can change the family.
+    last_sample_name: Option<(&'a str, Resolved)>,
     /// The metric name of the last line that `keep` rejected.
     last_rejected: &'a [u8],
     family_errors: Vec<FamilyError>,
@@ -299,6 +305,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         visitor: &mut V,
     ) -> Result<bool, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
+        self.last_sample_name = None;
         match lexer::parse_comment(line, self.format)? {
             Comment::Eof => return Ok(true),
             Comment::Other => {}
@@ -356,10 +363,20 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         parsed: &SampleLine<'a>,
     ) -> Result<CheckedLabels, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
-        let resolved = self
-            .families
-            .resolve(parsed.name, &mut self.family_errors)
-            .map_err(at_start)?;
+        let resolved = match self.last_sample_name {
+            Some((name, resolved)) if same_bytes(name.as_bytes(), parsed.name.as_bytes()) => {
+                resolved
+            }
+            _ => {
+                let resolved = self
+                    .families
+                    .resolve(parsed.name, &mut self.family_errors)
+                    .map_err(at_start)?;
+                self.last_sample_name = Some((parsed.name, resolved));
+                self.series.enter_group(group_stem(parsed.name));
+                resolved
+            }
+        };
         let mut bound_rewritten = false;
         let bound = canonicalize_bound(&mut self.labels, resolved, self.format, &mut bound_rewritten);
         let name_label = self
@@ -430,7 +447,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
         let repeat = self
             .series
-            .insert(group_stem(parsed.name), key, timestamp)
+            .insert(key, timestamp)
             .map_err(|_| LineError {
                 offset: 0,
                 message: "series is 4 GiB or longer, which the duplicate check cannot record"
@@ -547,6 +564,34 @@ fn canonicalize_bound<'a>(
     *rewritten = canonical.as_str() != text;
     label.value = LabelValue::Canonical(canonical);
     Ok(number)
+}
+
+/// Compares two short byte strings 8 bytes at a time. Names of one body
+/// are mostly 10 to 60 bytes long, where calling `memcmp` costs more than
+/// the comparison.
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (x, y) in (&mut a_words).zip(&mut b_words) {
+        if u64::from_ne_bytes(word(x)) != u64::from_ne_bytes(word(y)) {
+            return false;
+        }
+    }
+    a_words
+        .remainder()
+        .iter()
+        .zip(b_words.remainder())
+        .all(|(x, y)| x == y)
+}
+
+/// Copies an 8-byte chunk into an array.
+fn word(chunk: &[u8]) -> [u8; 8] {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(chunk);
+    buf
 }
 
 /// Compares the first bytes before calling the full comparison, because
