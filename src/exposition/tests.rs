@@ -289,7 +289,8 @@ fn bucket_bound_written_two_ways_is_duplicate() {
 
 #[test]
 fn series_differing_in_one_byte_are_distinct() {
-    let report = text("a{x=\"1\"} 1\na{x=\"2\"} 2\na{x=\"1\",y=\"\\\\\"} 3\na{x=\"1\",y=\"\\\"\"} 4\n");
+    let report =
+        text("a{x=\"1\"} 1\na{x=\"2\"} 2\na{x=\"1\",y=\"\\\\\"} 3\na{x=\"1\",y=\"\\\"\"} 4\n");
     assert_eq!(report.errors, vec![]);
     assert_eq!(report.duplicates, 0);
     assert_eq!(report.samples.len(), 4);

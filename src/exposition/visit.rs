@@ -3,7 +3,7 @@
 
 use super::family::{Families, FamilyError, Meta, MetricType, Resolved, SampleFacts};
 use super::labels::{LabelRef, LabelValue};
-use super::lexer::{self, Comment, LineError, RawTimestamp, SampleLine};
+use super::lexer::{self, same_bytes, Comment, LineError, RawTimestamp, SampleLine};
 use super::number::{parse_real, parse_value, CanonicalFloat};
 use super::series::{group_stem, is_canonical, SeriesKey, SeriesSet};
 use super::{Format, ParseError};
@@ -80,8 +80,8 @@ pub struct VisitSummary {
 /// Reads `body` and calls `visitor` for every sample whose metric name
 /// `keep` accepts. A line that `keep` rejects is skipped before anything
 /// else is read from it, so it is not checked for errors either. `keep`
-/// is not asked again about the name it rejected most recently, so it
-/// must return the same result for the same name.
+/// is not asked again about the names it rejected and accepted most
+/// recently, so it must return the same result for the same name.
 pub fn visit<'a, K, V>(body: &'a [u8], format: Format, keep: K, visitor: &mut V) -> VisitSummary
 where
     K: FnMut(&str) -> bool,
@@ -97,6 +97,7 @@ where
         scratch: Vec::new(),
         last_sample_name: None,
         last_rejected: &[],
+        last_accepted: &[],
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
@@ -132,6 +133,8 @@ struct Reader<'a, K> {
     last_sample_name: Option<(&'a str, Resolved)>,
     /// The metric name of the last line that `keep` rejected.
     last_rejected: &'a [u8],
+    /// The metric name of the last line that `keep` accepted.
+    last_accepted: &'a [u8],
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
@@ -221,8 +224,12 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             );
             return false;
         }
-        if line[0] != b'#' && self.skip_unwanted(line) {
-            return false;
+        let mut name_len = 0;
+        if line[0] != b'#' {
+            match self.select(line) {
+                Some(len) => name_len = len,
+                None => return false,
+            }
         }
         let text = match line_to_str(line) {
             Ok(text) => text,
@@ -238,7 +245,8 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let result = if line[0] == b'#' {
             self.read_comment(text, visitor)
         } else {
-            self.read_sample(number, text, visitor).map(|()| false)
+            self.read_sample(number, text, name_len, visitor)
+                .map(|()| false)
         };
         match result {
             Ok(is_eof) => is_eof,
@@ -249,54 +257,49 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         }
     }
 
-    /// Asks `keep` about the line's metric name; returns true when the
-    /// line is to be skipped. Exporters write a family's series together,
-    /// so a name that `keep` rejected is remembered and the lines after it
-    /// with the same name are skipped without asking again.
-    fn skip_unwanted(&mut self, line: &'a [u8]) -> bool {
-        if self.repeats_last_rejected(line) {
-            self.summary.filtered += 1;
-            if self.format == Format::OpenMetrics {
-                if let Ok(name) = line_to_str(self.last_rejected) {
-                    self.families.note_filtered(name);
-                }
-            }
-            return true;
+    /// Asks `keep` about the line's metric name. Returns `None` when the
+    /// line is to be skipped, and otherwise the length of its metric name
+    /// (0 when it has none, which the full parse reports). Exporters write
+    /// a family's series together, so the name that `keep` rejected last
+    /// and the name it accepted last are remembered, and a line that
+    /// starts with either is decided without scanning its name or asking
+    /// again.
+    fn select(&mut self, line: &'a [u8]) -> Option<usize> {
+        if starts_with_name(line, self.last_accepted) {
+            return Some(self.last_accepted.len());
+        }
+        if starts_with_name(line, self.last_rejected) {
+            self.note_filtered(self.last_rejected);
+            return None;
         }
         let name_len = lexer::metric_name_len(line);
-        let name_bytes = &line[..name_len];
         if name_len == 0 {
-            return false;
+            return Some(0);
         }
-        if name_bytes != self.last_rejected {
-            // The name is ASCII, so this conversion cannot fail; an invalid
-            // name is left for the full parse to report.
-            let Ok(name) = line_to_str(name_bytes) else {
-                return false;
-            };
-            if (self.keep)(name) {
-                return false;
-            }
-            self.last_rejected = name_bytes;
+        let name_bytes = &line[..name_len];
+        // The name is ASCII, so this conversion cannot fail; an invalid
+        // name is left for the full parse to report.
+        let Ok(name) = line_to_str(name_bytes) else {
+            return Some(name_len);
+        };
+        if (self.keep)(name) {
+            self.last_accepted = name_bytes;
+            return Some(name_len);
         }
+        self.last_rejected = name_bytes;
+        self.note_filtered(name_bytes);
+        None
+    }
+
+    /// Counts a sample line that `keep` rejected, and in OpenMetrics tells
+    /// the family checks about it.
+    fn note_filtered(&mut self, name: &[u8]) {
         self.summary.filtered += 1;
         if self.format == Format::OpenMetrics {
-            if let Ok(name) = line_to_str(name_bytes) {
+            if let Ok(name) = line_to_str(name) {
                 self.families.note_filtered(name);
             }
         }
-        true
-    }
-
-    /// True when the line's metric name is the name `keep` rejected most
-    /// recently; a prefix comparison instead of a byte-by-byte name scan.
-    fn repeats_last_rejected(&self, line: &[u8]) -> bool {
-        let name = self.last_rejected;
-        !name.is_empty()
-            && line.starts_with(name)
-            && line
-                .get(name.len())
-                .is_none_or(|&b| !lexer::is_metric_name_byte(b))
     }
 
     fn read_comment<V: Visitor<'a> + ?Sized>(
@@ -343,10 +346,12 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         &mut self,
         number: usize,
         line: &'a str,
+        name_len: usize,
         visitor: &mut V,
     ) -> Result<(), LineError> {
         let parsed = lexer::parse_sample_line(
             line,
+            name_len,
             self.format,
             &mut self.labels,
             &mut self.exemplar_labels,
@@ -378,7 +383,12 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             }
         };
         let mut bound_rewritten = false;
-        let bound = canonicalize_bound(&mut self.labels, resolved, self.format, &mut bound_rewritten);
+        let bound = canonicalize_bound(
+            &mut self.labels,
+            resolved,
+            self.format,
+            &mut bound_rewritten,
+        );
         let name_label = self
             .labels
             .iter()
@@ -445,14 +455,11 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             }
         };
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
-        let repeat = self
-            .series
-            .insert(key, timestamp)
-            .map_err(|_| LineError {
-                offset: 0,
-                message: "series is 4 GiB or longer, which the duplicate check cannot record"
-                    .to_string(),
-            })?;
+        let repeat = self.series.insert(key, timestamp).map_err(|_| LineError {
+            offset: 0,
+            message: "series is 4 GiB or longer, which the duplicate check cannot record"
+                .to_string(),
+        })?;
         let Some(last) = repeat else {
             visitor.sample(&sample);
             return Ok(());
@@ -494,6 +501,18 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             line,
         }
     }
+}
+
+/// Returns whether `line` starts with the metric name `name`: the bytes of
+/// `name` followed by a byte that cannot continue a name. False for an
+/// empty `name`.
+fn starts_with_name(line: &[u8], name: &[u8]) -> bool {
+    !name.is_empty()
+        && line.len() >= name.len()
+        && same_bytes(&line[..name.len()], name)
+        && line
+            .get(name.len())
+            .is_none_or(|&b| !lexer::is_metric_name_byte(b))
 }
 
 /// Converts a line to `&str`, checking the common all-ASCII case first
@@ -564,34 +583,6 @@ fn canonicalize_bound<'a>(
     *rewritten = canonical.as_str() != text;
     label.value = LabelValue::Canonical(canonical);
     Ok(number)
-}
-
-/// Compares two short byte strings 8 bytes at a time. Names of one body
-/// are mostly 10 to 60 bytes long, where calling `memcmp` costs more than
-/// the comparison.
-pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut a_words = a.chunks_exact(8);
-    let mut b_words = b.chunks_exact(8);
-    for (x, y) in (&mut a_words).zip(&mut b_words) {
-        if u64::from_ne_bytes(word(x)) != u64::from_ne_bytes(word(y)) {
-            return false;
-        }
-    }
-    a_words
-        .remainder()
-        .iter()
-        .zip(b_words.remainder())
-        .all(|(x, y)| x == y)
-}
-
-/// Copies an 8-byte chunk into an array.
-fn word(chunk: &[u8]) -> [u8; 8] {
-    let mut buf = [0u8; 8];
-    buf.copy_from_slice(chunk);
-    buf
 }
 
 /// Compares the first bytes before calling the full comparison, because
