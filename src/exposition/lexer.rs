@@ -251,6 +251,17 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Strips what text 0.0.4 allows around a line's tokens: a CR before the
+/// line end and blanks before the first token.
+pub(crate) fn trim_text_line(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let blanks = line
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    &line[blanks..]
+}
+
 /// Parses a sample line whose metric name is `name_len` bytes long (see
 /// [`metric_name_len`]), appending its labels to `labels` and its exemplar
 /// labels to `exemplar_labels` (both cleared first).

@@ -23,6 +23,8 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use super::labels::{LabelRef, LabelValue};
+use super::lexer::{metric_name_len, parse_sample_line, trim_text_line};
+use super::Format;
 
 /// The sample-name suffixes that the group stem drops, from both formats'
 /// counter, histogram, gauge histogram, summary and info families.
@@ -66,6 +68,9 @@ struct Entry {
 enum GroupState {
     /// The group's only run so far; its entries lie in this part of the log.
     Logged { start: usize, end: usize },
+    /// The group's only run so far, a clean run (see [`SeriesSet::clean`]),
+    /// whose lines lie in this byte range of the body.
+    Replayable { start: usize, end: usize },
     /// The group came back after another group, so it keeps this table.
     Kept(usize),
 }
@@ -96,6 +101,18 @@ pub(crate) struct SeriesSet<'a> {
     /// The number of series the body's length suggests, see
     /// [`series_capacity_hint`].
     log_hint: usize,
+    /// True while the current run is clean: in text 0.0.4, every line from
+    /// its first series through its last is a new series of the run, and
+    /// the line writes it in canonical form. Reading those lines again then
+    /// gives the run's entries, so a clean run needs no log.
+    clean: bool,
+    /// Byte range in the body of the current run's lines, from the start
+    /// of its first series' line to the end of its last.
+    run_lines: Option<(usize, usize)>,
+    /// Set by a line that added no series, see [`SeriesSet::line_added_nothing`].
+    interrupted: bool,
+    /// True for text 0.0.4, the only format whose runs can be clean.
+    replay_allowed: bool,
 }
 
 /// A series whose canonical text is 4 GiB or longer, which the entries'
@@ -110,7 +127,7 @@ pub(crate) struct SeriesTooLong;
 const SCRATCH_KEEP_CAPACITY: usize = 4096;
 
 impl<'a> SeriesSet<'a> {
-    pub fn new(body: &'a [u8]) -> Self {
+    pub fn new(body: &'a [u8], format: Format) -> Self {
         SeriesSet {
             body,
             arena: Vec::new(),
@@ -122,6 +139,10 @@ impl<'a> SeriesSet<'a> {
             groups: FxHashMap::default(),
             log: Vec::new(),
             log_hint: series_capacity_hint(body.len()),
+            clean: false,
+            run_lines: None,
+            interrupted: false,
+            replay_allowed: format == Format::Text,
         }
     }
 
@@ -129,16 +150,19 @@ impl<'a> SeriesSet<'a> {
     /// with [`SeriesSet::enter_group`]. Returns `None` when the series is
     /// new, and otherwise the last timestamp of the series in seconds (NaN
     /// for none), for the caller to check and update. `timestamp` is the
-    /// last timestamp a new series starts with.
+    /// last timestamp a new series starts with. `line` is the sample's
+    /// line, without its line end and leading blanks.
     pub fn insert(
         &mut self,
         key: SeriesKey<'a, '_>,
         timestamp: Option<f64>,
+        line: &'a str,
     ) -> Result<Option<&mut f64>, SeriesTooLong> {
         let in_body = match key {
             SeriesKey::Written(text) => self.body_offset(text),
             SeriesKey::Labels { .. } => None,
         };
+        let written_key = matches!(key, SeriesKey::Written(_));
         let text: &[u8] = match (key, in_body) {
             (SeriesKey::Written(text), Some(_)) => text.as_bytes(),
             (SeriesKey::Written(text), None) => {
@@ -167,6 +191,15 @@ impl<'a> SeriesSet<'a> {
         match found {
             TableEntry::Occupied(occupied) => Ok(Some(&mut occupied.into_mut().last_timestamp)),
             TableEntry::Vacant(vacant) => {
+                let written = written_key && in_body.is_some();
+                let line_start = body_offset(body, line);
+                self.clean &= written && !(self.interrupted && self.run_lines.is_some());
+                match (line_start, &mut self.run_lines) {
+                    (Some(start), Some((_, end))) => *end = start + line.len(),
+                    (Some(start), lines @ None) => *lines = Some((start, start + line.len())),
+                    (None, _) => self.clean = false,
+                }
+                self.interrupted = false;
                 let location = match in_body {
                     Some(offset) => (offset as u64) << 1,
                     None => {
@@ -186,12 +219,15 @@ impl<'a> SeriesSet<'a> {
         }
     }
 
-    /// Returns the offset of `text` in the body, or `None` when it does
-    /// not lie there.
     fn body_offset(&self, text: &str) -> Option<usize> {
-        let offset = (text.as_ptr() as usize).checked_sub(self.body.as_ptr() as usize)?;
-        let end = offset.checked_add(text.len())?;
-        (end <= self.body.len()).then_some(offset)
+        body_offset(self.body, text)
+    }
+
+    /// Notes a line that added no series to the set: a comment, a blank
+    /// line, an invalid or filtered line, a `_created` sample or a
+    /// repeated series. Such a line inside a run makes the run unclean.
+    pub fn line_added_nothing(&mut self) {
+        self.interrupted = true;
     }
 
     /// Ends the current run and starts one for the group `stem`, unless
@@ -202,20 +238,74 @@ impl<'a> SeriesSet<'a> {
         }
         self.end_run();
         self.stem = Some(stem);
-        self.run = match self.groups.get(stem) {
-            None => RunTable::Scratch,
-            Some(GroupState::Kept(index)) => RunTable::Kept(*index),
+        self.clean = self.replay_allowed;
+        self.run_lines = None;
+        self.interrupted = false;
+        let table = match self.groups.get(stem) {
+            None => {
+                self.run = RunTable::Scratch;
+                return;
+            }
+            Some(GroupState::Kept(index)) => {
+                self.run = RunTable::Kept(*index);
+                return;
+            }
             Some(&GroupState::Logged { start, end }) => {
                 let mut table = HashTable::with_capacity(end - start);
                 for entry in &self.log[start..end] {
                     table.insert_unique(table_hash(entry.hash), *entry, |e| table_hash(e.hash));
                 }
-                let index = self.kept.len();
-                self.kept.push(table);
-                self.groups.insert(stem, GroupState::Kept(index));
-                RunTable::Kept(index)
+                table
             }
+            Some(&GroupState::Replayable { start, end }) => self.replay(start, end),
         };
+        // A group kept in its own table is never clean, because its
+        // entries are not all in one range of lines.
+        self.clean = false;
+        let index = self.kept.len();
+        self.kept.push(table);
+        self.groups.insert(stem, GroupState::Kept(index));
+        self.run = RunTable::Kept(index);
+    }
+
+    /// Rebuilds the entries of a clean run from its lines in
+    /// `body[start..end]`. Each of those lines added one new series, which
+    /// the line wrote in canonical form, so its series text is the entry.
+    fn replay(&self, start: usize, end: usize) -> HashTable<Entry> {
+        let mut table = HashTable::new();
+        let mut labels = Vec::new();
+        let mut exemplar_labels = Vec::new();
+        let lines = self.body.get(start..end).unwrap_or_default();
+        for line in lines.split(|&b| b == b'\n') {
+            let line = trim_text_line(line);
+            let Ok(line) = std::str::from_utf8(line) else {
+                continue;
+            };
+            let name_len = metric_name_len(line.as_bytes());
+            let parsed = parse_sample_line(
+                line,
+                name_len,
+                Format::Text,
+                &mut labels,
+                &mut exemplar_labels,
+            );
+            let Some(offset) = parsed.ok().and_then(|p| self.body_offset(p.series_text).map(|o| (o, p.series_text))) else {
+                continue;
+            };
+            let (offset, text) = offset;
+            let hash = hash_text(text.as_bytes());
+            table.insert_unique(
+                table_hash(hash),
+                Entry {
+                    hash,
+                    len: text.len() as u32,
+                    location: (offset as u64) << 1,
+                    last_timestamp: f64::NAN,
+                },
+                |e| table_hash(e.hash),
+            );
+        }
+        table
     }
 
     /// Moves the entries of a run in the scratch table to the log.
@@ -224,6 +314,17 @@ impl<'a> SeriesSet<'a> {
             return;
         };
         if self.scratch.is_empty() {
+            return;
+        }
+        if let (true, Some((start, end))) = (self.clean, self.run_lines) {
+            self.groups.insert(stem, GroupState::Replayable { start, end });
+            if self.scratch.capacity() > SCRATCH_KEEP_CAPACITY
+                && self.scratch.len() < self.scratch.capacity() / 4
+            {
+                self.scratch = HashTable::new();
+            } else {
+                self.scratch.clear();
+            }
             return;
         }
         let start = self.log.len();
@@ -259,6 +360,14 @@ fn reserve_log(log: &mut Vec<Entry>, additional: usize, hint: usize) {
 /// become resident only as series fill them.
 fn series_capacity_hint(body_len: usize) -> usize {
     (body_len / 64).min(1 << 20)
+}
+
+/// Returns the offset of `text` in `body`, or `None` when it does not lie
+/// there.
+fn body_offset(body: &[u8], text: &str) -> Option<usize> {
+    let offset = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    let end = offset.checked_add(text.len())?;
+    (end <= body.len()).then_some(offset)
 }
 
 fn stored_text<'s>(body: &'s [u8], arena: &'s [u8], entry: &Entry) -> &'s [u8] {
@@ -395,42 +504,42 @@ mod tests {
     #[test]
     fn hash_collision_keeps_series_apart() {
         let (first, second) = colliding_values();
-        let mut set = SeriesSet::new(b"");
+        let mut set = SeriesSet::new(b"", Format::Text);
         set.enter_group("m");
         let labels = [plain("x", &first)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert(key, None).unwrap().is_none());
+        assert!(set.insert(key, None, "").unwrap().is_none());
         let labels = [plain("x", &second)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert(key, None).unwrap().is_none());
+        assert!(set.insert(key, None, "").unwrap().is_none());
         let labels = [plain("x", &first)];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        assert!(set.insert(key, None).unwrap().is_some());
+        assert!(set.insert(key, None, "").unwrap().is_some());
     }
 
     #[test]
     fn written_and_built_text_match() {
         let body = b"m{a=\"1\",b=\"2\"}";
         let written = std::str::from_utf8(body).unwrap();
-        let mut set = SeriesSet::new(body);
+        let mut set = SeriesSet::new(body, Format::Text);
         set.enter_group("m");
-        let first = set.insert(SeriesKey::Written(written), Some(5.0));
+        let first = set.insert(SeriesKey::Written(written), Some(5.0), written);
         assert!(first.unwrap().is_none());
         let labels = [plain("a", "1"), plain("b", "2")];
         let key = SeriesKey::Labels {
             name: "m",
             labels: &labels,
         };
-        let last = set.insert(key, None).unwrap().map(|t| *t);
+        let last = set.insert(key, None, "").unwrap().map(|t| *t);
         assert_eq!(last, Some(5.0));
     }
 

@@ -306,6 +306,40 @@ fn repeat_after_other_families_is_duplicate() {
 }
 
 #[test]
+fn repeat_after_other_families_is_duplicate_in_every_run_kind() {
+    // The first run of `a` is clean (read again from the body when `a`
+    // comes back), or not clean for one of several reasons (its entries
+    // are kept in a log instead). Each body repeats `a{x="1"}` once.
+    let bodies = [
+        "a{x=\"1\"} 1\n  a{x=\"2\"} 1\r\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\",a=\"0\"} 1\nb 1\na{a=\"0\",x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\n# comment\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\n\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na{x=\"1\",x=\"1\"} 1\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"\\\\\"} 1\na{x=\"1\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na_created 5\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na{x=\"1\"} 1\nb 1\na{x=\"1\"} 2\na{x=\"3\"} 1\nc 1\na{x=\"3\"} 2\n",
+    ];
+    for body in bodies {
+        let report = text(body);
+        let expected_errors = usize::from(body.contains("x=\"1\",x="));
+        assert_eq!(report.errors.len(), expected_errors, "{body:?}");
+        let expected = if body.matches("a{x=\"1\"}").count() == 3 { 2 } else { 1 };
+        let expected = expected + usize::from(body.contains("x=\"3\"} 2"));
+        assert_eq!(report.duplicates, expected, "{body:?}");
+    }
+}
+
+#[test]
+fn filtered_line_inside_run_keeps_repeat_detection() {
+    let keep = |name: &str| name != "a_sum";
+    let body = b"a{x=\"1\"} 1\na_sum 1\na{x=\"2\"} 1\nb 1\na{x=\"2\"} 2\n";
+    let report = parse(body, Format::Text, &keep);
+    assert_eq!(report.filtered, 1);
+    assert_eq!(report.duplicates, 1);
+}
+
+#[test]
 fn repeat_after_large_family_is_duplicate() {
     // A family large enough that its table is dropped, not cleared, when
     // the small families after it start.

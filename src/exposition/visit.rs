@@ -93,7 +93,8 @@ where
         families: Families::new(format),
         labels: Vec::with_capacity(16),
         exemplar_labels: Vec::new(),
-        series: SeriesSet::new(body),
+        series: SeriesSet::new(body, format),
+        added_series: false,
         scratch: Vec::new(),
         last_sample_name: None,
         last_rejected: &[],
@@ -124,6 +125,8 @@ struct Reader<'a, K> {
     exemplar_labels: Vec<LabelRef<'a>>,
     /// Every series met so far, for the duplicate check.
     series: SeriesSet<'a>,
+    /// Set when the line being read added a new series.
+    added_series: bool,
     /// Reused buffer for unescaping label values while hashing groups.
     scratch: Vec<u8>,
     /// The name of the last sample line whose family was resolved, and
@@ -159,6 +162,9 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             }
             if self.read_line(line_number, line, visitor) {
                 eof_line = Some(line_number);
+            }
+            if !std::mem::take(&mut self.added_series) {
+                self.series.line_added_nothing();
             }
             if !self.family_errors.is_empty() {
                 self.flush_family_errors();
@@ -357,7 +363,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             &mut self.exemplar_labels,
         )?;
         let checked = self.check_labels_and_family(number, &parsed)?;
-        self.deliver(number, &parsed, checked, visitor)
+        self.deliver(number, line, &parsed, checked, visitor)
     }
 
     /// Resolves the sample's family, puts its labels in canonical order and
@@ -423,6 +429,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     fn deliver<V: Visitor<'a> + ?Sized>(
         &mut self,
         number: usize,
+        line: &'a str,
         parsed: &SampleLine<'a>,
         checked: CheckedLabels,
         visitor: &mut V,
@@ -455,12 +462,13 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             }
         };
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
-        let repeat = self.series.insert(key, timestamp).map_err(|_| LineError {
+        let repeat = self.series.insert(key, timestamp, line).map_err(|_| LineError {
             offset: 0,
             message: "series is 4 GiB or longer, which the duplicate check cannot record"
                 .to_string(),
         })?;
         let Some(last) = repeat else {
+            self.added_series = true;
             visitor.sample(&sample);
             return Ok(());
         };
