@@ -181,19 +181,32 @@ struct RepeatingLine {
 
 fn repeating_line() -> impl Strategy<Value = RepeatingLine> {
     let names = prop_oneof![Just("a"), Just("a_sum"), Just("b"), Just("b_bucket")];
-    let label = (
-        prop_oneof![Just("x"), Just("y")],
-        prop_oneof![Just("1"), Just("2"), Just(""), Just("\\z"), Just("q\"")],
-    );
-    (names, vec(label, 0..3), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(name, labels, reverse_order, escape_unknown, comment_before)| RepeatingLine {
-            name,
-            labels,
-            reverse_order,
-            escape_unknown,
-            comment_before,
-        },
+    let label = prop_oneof![
+        (
+            prop_oneof![Just("x"), Just("y")],
+            prop_oneof![Just("1"), Just("2"), Just(""), Just("\\z"), Just("q\"")],
+        ),
+        (
+            Just("le"),
+            prop_oneof![Just("1"), Just("1.0"), Just("+Inf")]
+        ),
+    ];
+    (
+        names,
+        vec(label, 0..3),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(name, labels, reverse_order, escape_unknown, comment_before)| RepeatingLine {
+                name,
+                labels,
+                reverse_order,
+                escape_unknown,
+                comment_before,
+            },
+        )
 }
 
 /// Returns the labels of `line` as a sorted map without empty values, or
@@ -207,12 +220,21 @@ fn identity(line: &RepeatingLine) -> Option<Vec<(String, String)>> {
         labels.push((name.to_string(), value.to_string()));
     }
     labels.retain(|(_, v)| !v.is_empty());
+    // The body declares `b` a histogram, so the bounds of its buckets are
+    // read in canonical form.
+    if line.name == "b_bucket" {
+        for (name, value) in &mut labels {
+            if name == "le" && value == "1.0" {
+                *value = "1".to_string();
+            }
+        }
+    }
     labels.sort();
     Some(labels)
 }
 
 fn write_repeating(lines: &[RepeatingLine]) -> String {
-    let mut body = String::new();
+    let mut body = String::from("# TYPE b histogram\n");
     for line in lines {
         if line.comment_before {
             body.push_str("# a comment\n");

@@ -4,9 +4,10 @@
 //! A series' canonical text is `name{a="1",b="2"}`: labels sorted by name,
 //! values with their escapes written as `\\`, `\"` and `\n`, no empty
 //! values, and `name` alone when no label is left. Exporters nearly always
-//! write a series this way, and then the text is borrowed from the body.
-//! Otherwise it is built once and kept in an arena. Entries are found by a
-//! 32-bit hash of that text and confirmed by comparing the bytes, so a hash
+//! write a series this way, and then an entry points at that text in the
+//! body. Otherwise it points at the sample line, and the text is built
+//! again from the line when it must be compared. Entries are found by a
+//! 32-bit hash of the text and confirmed by comparing the bytes, so a hash
 //! collision never makes two different series count as one.
 //!
 //! Entries live in one table per run of a group: consecutive samples whose
@@ -23,7 +24,8 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 
 use super::labels::{LabelRef, LabelValue};
-use super::lexer::{metric_name_len, parse_sample_line, trim_text_line};
+use super::lexer::{metric_name_len, parse_sample_line, trim_text_line, SampleLine};
+use super::visit::canonicalize_labels;
 use super::Format;
 
 /// The sample-name suffixes that the group stem drops, from both formats'
@@ -41,15 +43,54 @@ pub(crate) fn group_stem(name: &str) -> &str {
 }
 
 /// A series' identity as the duplicate check receives it.
+#[derive(Clone, Copy)]
 pub(crate) enum SeriesKey<'a, 'b> {
     /// The series text of a line that already writes the canonical text.
     Written(&'a str),
-    /// A name and labels (sorted, without empty values) whose canonical
-    /// text must be built.
+    /// A line whose canonical text must be built from its name and labels
+    /// (sorted, without empty values, bound in canonical form). `bound` is
+    /// the label whose value was rewritten in canonical form, if any, so
+    /// that the line can be read again the same way.
     Labels {
+        line: &'a str,
         name: &'a str,
         labels: &'b [LabelRef<'a>],
+        bound: Option<&'static str>,
     },
+}
+
+impl SeriesKey<'_, '_> {
+    /// Returns how an entry for this key records its text, see
+    /// [`Entry::location`].
+    fn form(&self) -> u64 {
+        match self {
+            SeriesKey::Written(_) => FORM_WRITTEN,
+            SeriesKey::Labels { bound: None, .. } => FORM_LINE,
+            SeriesKey::Labels {
+                bound: Some("le"), ..
+            } => FORM_LINE_LE,
+            SeriesKey::Labels { bound: Some(_), .. } => FORM_LINE_QUANTILE,
+        }
+    }
+}
+
+/// The entry's bytes are the series' canonical text.
+const FORM_WRITTEN: u64 = 0;
+/// The entry's bytes are a sample line, whose canonical text is built by
+/// reading it again.
+const FORM_LINE: u64 = 1;
+/// As [`FORM_LINE`], with the `le` label rewritten in canonical form.
+const FORM_LINE_LE: u64 = 2;
+/// As [`FORM_LINE`], with the `quantile` label rewritten in canonical form.
+const FORM_LINE_QUANTILE: u64 = 3;
+
+/// Returns the bound label that an entry of `form` rewrote.
+fn form_bound(form: u64) -> Option<&'static str> {
+    match form {
+        FORM_LINE_LE => Some("le"),
+        FORM_LINE_QUANTILE => Some("quantile"),
+        _ => None,
+    }
 }
 
 /// One series: where its canonical text lies, and its last timestamp.
@@ -57,8 +98,11 @@ pub(crate) enum SeriesKey<'a, 'b> {
 struct Entry {
     hash: u32,
     len: u32,
-    /// Byte offset of the canonical text, shifted left by one. The lowest
-    /// bit is set when the text lies in the arena instead of the body.
+    /// Byte offset in the body of the entry's bytes, shifted left by two,
+    /// with the form (`FORM_WRITTEN` to `FORM_LINE_QUANTILE`) in the two
+    /// lowest bits. Entries point into the body instead of holding a copy
+    /// of the canonical text, because a million copies cost more to write
+    /// than the rare re-reading of a line on a hash match.
     location: u64,
     /// Timestamp of the series' last sample in float seconds, NaN when it
     /// had none. NaN is free for this because timestamps are finite.
@@ -69,8 +113,9 @@ enum GroupState {
     /// The group's only run so far; its entries lie in this part of the log.
     Logged { start: usize, end: usize },
     /// The group's only run so far, a clean run (see [`SeriesSet::clean`]),
-    /// whose lines lie in this byte range of the body.
-    Replayable { start: usize, end: usize },
+    /// whose lines lie in this byte range of the body. Every entry of the
+    /// run has the form `form`.
+    Replayable { start: usize, end: usize, form: u64 },
     /// The group came back after another group, so it keeps this table.
     Kept(usize),
 }
@@ -86,11 +131,11 @@ enum RunTable {
 /// The series of one body, see the module documentation.
 pub(crate) struct SeriesSet<'a> {
     body: &'a [u8],
-    /// Canonical texts of the series that the body does not write in
-    /// canonical form.
-    arena: Vec<u8>,
+    format: Format,
     /// Reused buffer for the canonical text of the series being checked.
     text: Vec<u8>,
+    /// Reused buffers for reading a stored line again.
+    reread: Reread<'a>,
     /// The stem of the current run's group.
     stem: Option<&'a str>,
     run: RunTable,
@@ -101,24 +146,67 @@ pub(crate) struct SeriesSet<'a> {
     /// The number of series the body's length suggests, see
     /// [`series_capacity_hint`].
     log_hint: usize,
-    /// True while the current run is clean: in text 0.0.4, every line from
-    /// its first series through its last is a new series of the run, and
-    /// the line writes it in canonical form. Reading those lines again then
-    /// gives the run's entries, so a clean run needs no log.
-    clean: bool,
-    /// Byte range in the body of the current run's lines, from the start
-    /// of its first series' line to the end of its last.
-    run_lines: Option<(usize, usize)>,
-    /// Set by a line that added no series, see [`SeriesSet::line_added_nothing`].
-    interrupted: bool,
+    /// What the current run's lines allow, see [`RunLines`].
+    lines: RunLines,
     /// True for text 0.0.4, the only format whose runs can be clean.
     replay_allowed: bool,
 }
 
-/// A series whose canonical text is 4 GiB or longer, which the entries'
-/// 32-bit length cannot record.
+/// The lines of the current run, and whether they can be read again to
+/// rebuild its entries.
+#[derive(Default)]
+struct RunLines {
+    /// True while the run is clean: in text 0.0.4, every line from its
+    /// first series through its last is a new series of the run, and all
+    /// their entries have one form. Reading those lines again then gives
+    /// the run's entries, so a clean run needs no log.
+    clean: bool,
+    /// The form of the run's entries, once it has one.
+    form: Option<u64>,
+    /// Byte range in the body from the start of the run's first series'
+    /// line to the end of its last.
+    range: Option<(usize, usize)>,
+    /// Set by a line that added no series, see
+    /// [`SeriesSet::line_added_nothing`].
+    interrupted: bool,
+}
+
+impl RunLines {
+    /// Extends the range by `line`, a line that added a series whose entry
+    /// has the form `form`, and notes what makes the run unclean.
+    fn add(&mut self, body: &[u8], line: &str, form: u64) {
+        if self.interrupted && self.range.is_some() {
+            self.clean = false;
+        }
+        if *self.form.get_or_insert(form) != form {
+            self.clean = false;
+        }
+        match (body_offset(body, line), &mut self.range) {
+            (Some(start), Some((_, end))) => *end = start + line.len(),
+            (Some(start), range @ None) => *range = Some((start, start + line.len())),
+            (None, _) => self.clean = false,
+        }
+        self.interrupted = false;
+    }
+}
+
+/// A series that the duplicate check cannot record.
 #[derive(Debug)]
-pub(crate) struct SeriesTooLong;
+pub(crate) enum SeriesError {
+    /// Its line is 4 GiB or longer, more than an entry's 32-bit length.
+    TooLong,
+    /// Its text does not lie in the body, which no caller does.
+    OutsideBody,
+}
+
+/// Reused buffers for reading a stored line again and building its
+/// canonical text.
+#[derive(Default)]
+struct Reread<'a> {
+    labels: Vec<LabelRef<'a>>,
+    exemplar_labels: Vec<LabelRef<'a>>,
+    text: Vec<u8>,
+}
 
 /// The capacity, in entries, above which a run's table is dropped instead
 /// of cleared when it is less than a quarter full. Clearing costs time in
@@ -130,8 +218,9 @@ impl<'a> SeriesSet<'a> {
     pub fn new(body: &'a [u8], format: Format) -> Self {
         SeriesSet {
             body,
-            arena: Vec::new(),
+            format,
             text: Vec::new(),
+            reread: Reread::default(),
             stem: None,
             run: RunTable::Scratch,
             scratch: HashTable::new(),
@@ -139,9 +228,7 @@ impl<'a> SeriesSet<'a> {
             groups: FxHashMap::default(),
             log: Vec::new(),
             log_hint: series_capacity_hint(body.len()),
-            clean: false,
-            run_lines: None,
-            interrupted: false,
+            lines: RunLines::default(),
             replay_allowed: format == Format::Text,
         }
     }
@@ -157,77 +244,54 @@ impl<'a> SeriesSet<'a> {
         key: SeriesKey<'a, '_>,
         timestamp: Option<f64>,
         line: &'a str,
-    ) -> Result<Option<&mut f64>, SeriesTooLong> {
-        let in_body = match key {
-            SeriesKey::Written(text) => self.body_offset(text),
-            SeriesKey::Labels { .. } => None,
-        };
-        let written_key = matches!(key, SeriesKey::Written(_));
-        let text: &[u8] = match (key, in_body) {
-            (SeriesKey::Written(text), Some(_)) => text.as_bytes(),
-            (SeriesKey::Written(text), None) => {
-                self.text.clear();
-                self.text.extend_from_slice(text.as_bytes());
-                &self.text
-            }
-            (SeriesKey::Labels { name, labels }, _) => {
+    ) -> Result<Option<&mut f64>, SeriesError> {
+        let form = key.form();
+        let (text, stored): (&[u8], &'a str) = match key {
+            SeriesKey::Written(text) => (text.as_bytes(), text),
+            SeriesKey::Labels {
+                line, name, labels, ..
+            } => {
                 write_canonical(&mut self.text, name, labels);
-                &self.text
+                (&self.text, line)
             }
         };
-        let len = u32::try_from(text.len()).map_err(|_| SeriesTooLong)?;
+        let offset = body_offset(self.body, stored).ok_or(SeriesError::OutsideBody)?;
+        let len = u32::try_from(stored.len()).map_err(|_| SeriesError::TooLong)?;
         let hash = hash_text(text);
 
         let table = match self.run {
             RunTable::Scratch => &mut self.scratch,
             RunTable::Kept(index) => &mut self.kept[index],
         };
-        let (body, arena) = (self.body, &mut self.arena);
+        let (body, format, reread) = (self.body, self.format, &mut self.reread);
         let found = table.entry(
             table_hash(hash),
-            |entry| entry.hash == hash && stored_text(body, arena, entry) == text,
+            |entry| {
+                entry.hash == hash
+                    && stored_canonical(body, format, entry, reread).is_some_and(|t| t == text)
+            },
             |entry| table_hash(entry.hash),
         );
         match found {
             TableEntry::Occupied(occupied) => Ok(Some(&mut occupied.into_mut().last_timestamp)),
             TableEntry::Vacant(vacant) => {
-                let written = written_key && in_body.is_some();
-                let line_start = body_offset(body, line);
-                self.clean &= written && !(self.interrupted && self.run_lines.is_some());
-                match (line_start, &mut self.run_lines) {
-                    (Some(start), Some((_, end))) => *end = start + line.len(),
-                    (Some(start), lines @ None) => *lines = Some((start, start + line.len())),
-                    (None, _) => self.clean = false,
-                }
-                self.interrupted = false;
-                let location = match in_body {
-                    Some(offset) => (offset as u64) << 1,
-                    None => {
-                        let offset = arena.len() as u64;
-                        arena.extend_from_slice(text);
-                        (offset << 1) | 1
-                    }
-                };
                 vacant.insert(Entry {
                     hash,
                     len,
-                    location,
+                    location: ((offset as u64) << 2) | form,
                     last_timestamp: timestamp.unwrap_or(f64::NAN),
                 });
+                self.lines.add(body, line, form);
                 Ok(None)
             }
         }
-    }
-
-    fn body_offset(&self, text: &str) -> Option<usize> {
-        body_offset(self.body, text)
     }
 
     /// Notes a line that added no series to the set: a comment, a blank
     /// line, an invalid or filtered line, a `_created` sample or a
     /// repeated series. Such a line inside a run makes the run unclean.
     pub fn line_added_nothing(&mut self) {
-        self.interrupted = true;
+        self.lines.interrupted = true;
     }
 
     /// Ends the current run and starts one for the group `stem`, unless
@@ -238,9 +302,10 @@ impl<'a> SeriesSet<'a> {
         }
         self.end_run();
         self.stem = Some(stem);
-        self.clean = self.replay_allowed;
-        self.run_lines = None;
-        self.interrupted = false;
+        self.lines = RunLines {
+            clean: self.replay_allowed,
+            ..RunLines::default()
+        };
         let table = match self.groups.get(stem) {
             None => {
                 self.run = RunTable::Scratch;
@@ -257,11 +322,11 @@ impl<'a> SeriesSet<'a> {
                 }
                 table
             }
-            Some(&GroupState::Replayable { start, end }) => self.replay(start, end),
+            Some(&GroupState::Replayable { start, end, form }) => self.replay(start, end, form),
         };
         // A group kept in its own table is never clean, because its
         // entries are not all in one range of lines.
-        self.clean = false;
+        self.lines.clean = false;
         let index = self.kept.len();
         self.kept.push(table);
         self.groups.insert(stem, GroupState::Kept(index));
@@ -269,41 +334,36 @@ impl<'a> SeriesSet<'a> {
     }
 
     /// Rebuilds the entries of a clean run from its lines in
-    /// `body[start..end]`. Each of those lines added one new series, which
-    /// the line wrote in canonical form, so its series text is the entry.
-    fn replay(&self, start: usize, end: usize) -> HashTable<Entry> {
+    /// `body[start..end]`. Each of those lines added one new series whose
+    /// entry had the form `form`.
+    fn replay(&mut self, start: usize, end: usize, form: u64) -> HashTable<Entry> {
         let mut table = HashTable::new();
-        let mut labels = Vec::new();
-        let mut exemplar_labels = Vec::new();
         let lines = self.body.get(start..end).unwrap_or_default();
         for line in lines.split(|&b| b == b'\n') {
             let line = trim_text_line(line);
-            let Ok(line) = std::str::from_utf8(line) else {
+            let Some(offset) = body_offset(self.body, line) else {
                 continue;
             };
-            let name_len = metric_name_len(line.as_bytes());
-            let parsed = parse_sample_line(
-                line,
-                name_len,
-                Format::Text,
-                &mut labels,
-                &mut exemplar_labels,
-            );
-            let Some(offset) = parsed.ok().and_then(|p| self.body_offset(p.series_text).map(|o| (o, p.series_text))) else {
+            let stored_len = match form {
+                FORM_WRITTEN => reread_line(line, self.format, &mut self.reread)
+                    .map(|parsed| parsed.series_text.len()),
+                _ => Some(line.len()),
+            };
+            let Some(stored_len) = stored_len.and_then(|len| u32::try_from(len).ok()) else {
                 continue;
             };
-            let (offset, text) = offset;
-            let hash = hash_text(text.as_bytes());
-            table.insert_unique(
-                table_hash(hash),
-                Entry {
-                    hash,
-                    len: text.len() as u32,
-                    location: (offset as u64) << 1,
-                    last_timestamp: f64::NAN,
-                },
-                |e| table_hash(e.hash),
-            );
+            let mut entry = Entry {
+                hash: 0,
+                len: stored_len,
+                location: ((offset as u64) << 2) | form,
+                last_timestamp: f64::NAN,
+            };
+            let Some(text) = stored_canonical(self.body, self.format, &entry, &mut self.reread)
+            else {
+                continue;
+            };
+            entry.hash = hash_text(text);
+            table.insert_unique(table_hash(entry.hash), entry, |e| table_hash(e.hash));
         }
         table
     }
@@ -316,8 +376,10 @@ impl<'a> SeriesSet<'a> {
         if self.scratch.is_empty() {
             return;
         }
-        if let (true, Some((start, end))) = (self.clean, self.run_lines) {
-            self.groups.insert(stem, GroupState::Replayable { start, end });
+        let lines = &self.lines;
+        if let (true, Some((start, end)), Some(form)) = (lines.clean, lines.range, lines.form) {
+            self.groups
+                .insert(stem, GroupState::Replayable { start, end, form });
             if self.scratch.capacity() > SCRATCH_KEEP_CAPACITY
                 && self.scratch.len() < self.scratch.capacity() / 4
             {
@@ -364,18 +426,51 @@ fn series_capacity_hint(body_len: usize) -> usize {
 
 /// Returns the offset of `text` in `body`, or `None` when it does not lie
 /// there.
-fn body_offset(body: &[u8], text: &str) -> Option<usize> {
+fn body_offset(body: &[u8], text: impl AsRef<[u8]>) -> Option<usize> {
+    let text = text.as_ref();
     let offset = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
     let end = offset.checked_add(text.len())?;
     (end <= body.len()).then_some(offset)
 }
 
-fn stored_text<'s>(body: &'s [u8], arena: &'s [u8], entry: &Entry) -> &'s [u8] {
-    let offset = (entry.location >> 1) as usize;
-    let source = if entry.location & 1 == 1 { arena } else { body };
-    source
-        .get(offset..offset + entry.len as usize)
-        .unwrap_or_default()
+/// Reads a stored sample line again into `reread`'s label buffers.
+fn reread_line<'a, 'r>(
+    line: &'a [u8],
+    format: Format,
+    reread: &'r mut Reread<'a>,
+) -> Option<SampleLine<'a>> {
+    let line = std::str::from_utf8(line).ok()?;
+    let name_len = metric_name_len(line.as_bytes());
+    parse_sample_line(
+        line,
+        name_len,
+        format,
+        &mut reread.labels,
+        &mut reread.exemplar_labels,
+    )
+    .ok()
+}
+
+/// Returns the canonical text of an entry: its bytes in the body, or for
+/// an entry that points at a line, the text built by reading the line
+/// again the way it was read first.
+fn stored_canonical<'a, 's>(
+    body: &'a [u8],
+    format: Format,
+    entry: &Entry,
+    reread: &'s mut Reread<'a>,
+) -> Option<&'s [u8]> {
+    let offset = usize::try_from(entry.location >> 2).ok()?;
+    let end = offset.checked_add(entry.len as usize)?;
+    let bytes = body.get(offset..end)?;
+    let form = entry.location & 3;
+    if form == FORM_WRITTEN {
+        return Some(bytes);
+    }
+    let parsed = reread_line(bytes, format, reread)?;
+    canonicalize_labels(&mut reread.labels, form_bound(form), format);
+    write_canonical(&mut reread.text, parsed.name, &reread.labels);
+    Some(&reread.text)
 }
 
 /// Writes the canonical text of a series to `out`, which it clears first.
@@ -501,45 +596,78 @@ mod tests {
         unreachable!("the u32 range holds a collision")
     }
 
-    #[test]
-    fn hash_collision_keeps_series_apart() {
-        let (first, second) = colliding_values();
-        let mut set = SeriesSet::new(b"", Format::Text);
-        set.enter_group("m");
-        let labels = [plain("x", &first)];
-        let key = SeriesKey::Labels {
-            name: "m",
-            labels: &labels,
-        };
-        assert!(set.insert(key, None, "").unwrap().is_none());
-        let labels = [plain("x", &second)];
-        let key = SeriesKey::Labels {
-            name: "m",
-            labels: &labels,
-        };
-        assert!(set.insert(key, None, "").unwrap().is_none());
-        let labels = [plain("x", &first)];
-        let key = SeriesKey::Labels {
-            name: "m",
-            labels: &labels,
-        };
-        assert!(set.insert(key, None, "").unwrap().is_some());
+    /// Returns the series text of every line of `body`, as the lexer
+    /// reads it.
+    fn series_texts(body: &str) -> Vec<&str> {
+        body.lines()
+            .map(|line| {
+                let name_len = metric_name_len(line.as_bytes());
+                let (mut labels, mut exemplar) = (Vec::new(), Vec::new());
+                parse_sample_line(line, name_len, Format::Text, &mut labels, &mut exemplar)
+                    .unwrap()
+                    .series_text
+            })
+            .collect()
     }
 
     #[test]
-    fn written_and_built_text_match() {
-        let body = b"m{a=\"1\",b=\"2\"}";
-        let written = std::str::from_utf8(body).unwrap();
-        let mut set = SeriesSet::new(body, Format::Text);
+    fn hash_collision_keeps_written_series_apart() {
+        let (first, second) = colliding_values();
+        let body = format!("m{{x=\"{first}\"}} 1\nm{{x=\"{second}\"}} 1\n");
+        let texts = series_texts(&body);
+        let mut set = SeriesSet::new(body.as_bytes(), Format::Text);
         set.enter_group("m");
-        let first = set.insert(SeriesKey::Written(written), Some(5.0), written);
+        let new_first = set.insert(SeriesKey::Written(texts[0]), None, texts[0]);
+        assert!(new_first.unwrap().is_none());
+        let new_second = set.insert(SeriesKey::Written(texts[1]), None, texts[1]);
+        assert!(new_second.unwrap().is_none());
+        let again = set.insert(SeriesKey::Written(texts[0]), None, texts[0]);
+        assert!(again.unwrap().is_some());
+    }
+
+    #[test]
+    fn hash_collision_keeps_reread_series_apart() {
+        // Lines with an empty label, so their entries point at the lines
+        // and a hash match reads them again.
+        let (first, second) = colliding_values();
+        let body = format!("m{{e=\"\",x=\"{first}\"}} 1\nm{{e=\"\",x=\"{second}\"}} 1\n");
+        let lines: Vec<&str> = body.lines().collect();
+        let mut set = SeriesSet::new(body.as_bytes(), Format::Text);
+        set.enter_group("m");
+        for (line, value, expect_new) in [
+            (lines[0], first.as_str(), true),
+            (lines[1], second.as_str(), true),
+            (lines[0], first.as_str(), false),
+        ] {
+            let labels = [plain("x", value)];
+            let key = SeriesKey::Labels {
+                line,
+                name: "m",
+                labels: &labels,
+                bound: None,
+            };
+            let repeat = set.insert(key, None, line).unwrap();
+            assert_eq!(repeat.is_none(), expect_new, "{line}");
+        }
+    }
+
+    #[test]
+    fn written_and_reread_text_match() {
+        let body = "m{a=\"1\",b=\"2\"} 1\nm{b=\"2\",a=\"1\"} 2\n";
+        let texts = series_texts(body);
+        let lines: Vec<&str> = body.lines().collect();
+        let mut set = SeriesSet::new(body.as_bytes(), Format::Text);
+        set.enter_group("m");
+        let first = set.insert(SeriesKey::Written(texts[0]), Some(5.0), lines[0]);
         assert!(first.unwrap().is_none());
         let labels = [plain("a", "1"), plain("b", "2")];
         let key = SeriesKey::Labels {
+            line: lines[1],
             name: "m",
             labels: &labels,
+            bound: None,
         };
-        let last = set.insert(key, None, "").unwrap().map(|t| *t);
+        let last = set.insert(key, None, lines[1]).unwrap().map(|t| *t);
         assert_eq!(last, Some(5.0));
     }
 

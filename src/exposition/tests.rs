@@ -324,7 +324,11 @@ fn repeat_after_other_families_is_duplicate_in_every_run_kind() {
         let report = text(body);
         let expected_errors = usize::from(body.contains("x=\"1\",x="));
         assert_eq!(report.errors.len(), expected_errors, "{body:?}");
-        let expected = if body.matches("a{x=\"1\"}").count() == 3 { 2 } else { 1 };
+        let expected = if body.matches("a{x=\"1\"}").count() == 3 {
+            2
+        } else {
+            1
+        };
         let expected = expected + usize::from(body.contains("x=\"3\"} 2"));
         assert_eq!(report.duplicates, expected, "{body:?}");
     }

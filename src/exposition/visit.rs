@@ -5,7 +5,7 @@ use super::family::{Families, FamilyError, Meta, MetricType, Resolved, SampleFac
 use super::labels::{LabelRef, LabelValue};
 use super::lexer::{self, same_bytes, Comment, LineError, RawTimestamp, SampleLine};
 use super::number::{parse_real, parse_value, CanonicalFloat};
-use super::series::{group_stem, is_canonical, SeriesKey, SeriesSet};
+use super::series::{group_stem, is_canonical, SeriesError, SeriesKey, SeriesSet};
 use super::{Format, ParseError};
 
 /// One sample, borrowed from the body (`'a`) and from the reader's
@@ -391,7 +391,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let mut bound_rewritten = false;
         let bound = canonicalize_bound(
             &mut self.labels,
-            resolved,
+            resolved.bound_label(),
             self.format,
             &mut bound_rewritten,
         );
@@ -457,16 +457,26 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             SeriesKey::Written(parsed.series_text)
         } else {
             SeriesKey::Labels {
+                line,
                 name: parsed.name,
                 labels: &self.labels,
+                bound: checked.resolved.bound_label(),
             }
         };
         let timestamp = parsed.timestamp.map(RawTimestamp::ordering_key);
-        let repeat = self.series.insert(key, timestamp, line).map_err(|_| LineError {
-            offset: 0,
-            message: "series is 4 GiB or longer, which the duplicate check cannot record"
+        let repeat = self
+            .series
+            .insert(key, timestamp, line)
+            .map_err(|e| LineError {
+                offset: 0,
+                message: match e {
+                    SeriesError::TooLong => {
+                        "line is 4 GiB or longer, which the duplicate check cannot record"
+                    }
+                    SeriesError::OutsideBody => "internal error: series text outside the body",
+                }
                 .to_string(),
-        })?;
+            })?;
         let Some(last) = repeat else {
             self.added_series = true;
             visitor.sample(&sample);
@@ -563,11 +573,11 @@ fn check_timestamp_order(
 /// canonical text differs from the written one.
 fn canonicalize_bound<'a>(
     labels: &mut [LabelRef<'a>],
-    resolved: Resolved,
+    bound_label: Option<&str>,
     format: Format,
     rewritten: &mut bool,
 ) -> Result<f64, &'a str> {
-    let Some(bound_label) = resolved.bound_label() else {
+    let Some(bound_label) = bound_label else {
         return Err("");
     };
     let Some(label) = labels.iter_mut().find(|l| l.name == bound_label) else {
@@ -591,6 +601,19 @@ fn canonicalize_bound<'a>(
     *rewritten = canonical.as_str() != text;
     label.value = LabelValue::Canonical(canonical);
     Ok(number)
+}
+
+/// Puts the labels of a line that passed every check in canonical form
+/// again: `bound` rewritten, sorted by name, without empty values.
+pub(crate) fn canonicalize_labels(
+    labels: &mut Vec<LabelRef<'_>>,
+    bound: Option<&str>,
+    format: Format,
+) {
+    let _ = canonicalize_bound(labels, bound, format, &mut false);
+    // The line passed the check for repeated names when it was first read.
+    let _ = sort_and_check_unique(labels);
+    labels.retain(|label| !label.value.is_empty());
 }
 
 /// Compares the first bytes before calling the full comparison, because
