@@ -158,7 +158,7 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Copies an 8-byte chunk into an array.
-fn word(chunk: &[u8]) -> [u8; 8] {
+pub(crate) fn word(chunk: &[u8]) -> [u8; 8] {
     let mut buf = [0u8; 8];
     buf.copy_from_slice(chunk);
     buf

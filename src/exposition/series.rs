@@ -109,7 +109,10 @@ struct Entry {
     last_timestamp: f64,
 }
 
+#[derive(Clone, Copy)]
 enum GroupState {
+    /// No series of the group has been recorded yet.
+    Empty,
     /// The group's only run so far; its entries lie in this part of the log.
     Logged { start: usize, end: usize },
     /// The group's only run so far, a clean run (see [`SeriesSet::clean`]),
@@ -141,7 +144,11 @@ pub(crate) struct SeriesSet<'a> {
     run: RunTable,
     scratch: HashTable<Entry>,
     kept: Vec<HashTable<Entry>>,
-    groups: FxHashMap<&'a str, GroupState>,
+    /// The index in `states` of each group met so far, by stem.
+    groups: FxHashMap<&'a str, usize>,
+    states: Vec<GroupState>,
+    /// The index in `states` of the current run's group.
+    group: usize,
     log: Vec<Entry>,
     /// The number of series the body's length suggests, see
     /// [`series_capacity_hint`].
@@ -225,7 +232,12 @@ impl<'a> SeriesSet<'a> {
             run: RunTable::Scratch,
             scratch: HashTable::new(),
             kept: Vec::new(),
-            groups: FxHashMap::default(),
+            groups: FxHashMap::with_capacity_and_hasher(
+                group_capacity_hint(body.len()),
+                Default::default(),
+            ),
+            states: Vec::new(),
+            group: 0,
             log: Vec::new(),
             log_hint: series_capacity_hint(body.len()),
             lines: RunLines::default(),
@@ -306,30 +318,35 @@ impl<'a> SeriesSet<'a> {
             clean: self.replay_allowed,
             ..RunLines::default()
         };
-        let table = match self.groups.get(stem) {
-            None => {
+        let states = &mut self.states;
+        self.group = *self.groups.entry(stem).or_insert_with(|| {
+            states.push(GroupState::Empty);
+            states.len() - 1
+        });
+        let table = match self.states[self.group] {
+            GroupState::Empty => {
                 self.run = RunTable::Scratch;
                 return;
             }
-            Some(GroupState::Kept(index)) => {
-                self.run = RunTable::Kept(*index);
+            GroupState::Kept(index) => {
+                self.run = RunTable::Kept(index);
                 return;
             }
-            Some(&GroupState::Logged { start, end }) => {
+            GroupState::Logged { start, end } => {
                 let mut table = HashTable::with_capacity(end - start);
                 for entry in &self.log[start..end] {
                     table.insert_unique(table_hash(entry.hash), *entry, |e| table_hash(e.hash));
                 }
                 table
             }
-            Some(&GroupState::Replayable { start, end, form }) => self.replay(start, end, form),
+            GroupState::Replayable { start, end, form } => self.replay(start, end, form),
         };
         // A group kept in its own table is never clean, because its
         // entries are not all in one range of lines.
         self.lines.clean = false;
         let index = self.kept.len();
         self.kept.push(table);
-        self.groups.insert(stem, GroupState::Kept(index));
+        self.states[self.group] = GroupState::Kept(index);
         self.run = RunTable::Kept(index);
     }
 
@@ -370,7 +387,7 @@ impl<'a> SeriesSet<'a> {
 
     /// Moves the entries of a run in the scratch table to the log.
     fn end_run(&mut self) {
-        let (Some(stem), RunTable::Scratch) = (self.stem, self.run) else {
+        let (Some(_), RunTable::Scratch) = (self.stem, self.run) else {
             return;
         };
         if self.scratch.is_empty() {
@@ -378,8 +395,7 @@ impl<'a> SeriesSet<'a> {
         }
         let lines = &self.lines;
         if let (true, Some((start, end)), Some(form)) = (lines.clean, lines.range, lines.form) {
-            self.groups
-                .insert(stem, GroupState::Replayable { start, end, form });
+            self.states[self.group] = GroupState::Replayable { start, end, form };
             if self.scratch.capacity() > SCRATCH_KEEP_CAPACITY
                 && self.scratch.len() < self.scratch.capacity() / 4
             {
@@ -400,7 +416,7 @@ impl<'a> SeriesSet<'a> {
             self.log.extend(self.scratch.drain());
         }
         let end = self.log.len();
-        self.groups.insert(stem, GroupState::Logged { start, end });
+        self.states[self.group] = GroupState::Logged { start, end };
     }
 }
 
@@ -413,6 +429,13 @@ fn reserve_log(log: &mut Vec<Entry>, additional: usize, hint: usize) {
     if needed > log.capacity() && needed > 4096 && hint > needed {
         log.reserve(hint - log.len());
     }
+}
+
+/// Estimates the number of family groups a body of `body_len` bytes holds:
+/// one per 1 KiB, capped at 2^14. A family with its `# HELP` and `# TYPE`
+/// lines rarely takes less, and a low estimate only costs rehashes.
+fn group_capacity_hint(body_len: usize) -> usize {
+    (body_len / 1024).min(1 << 14)
 }
 
 /// Estimates the number of sample lines a body of `body_len` bytes holds.
