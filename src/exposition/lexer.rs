@@ -87,6 +87,29 @@ pub(crate) fn metric_name_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// Returns whether `line` starts with the metric name `name`: the bytes of
+/// `name` followed by a byte that cannot continue a name. False for an
+/// empty `name`.
+pub(crate) fn starts_with_name(line: &[u8], name: &[u8]) -> bool {
+    !name.is_empty()
+        && line.len() >= name.len()
+        && same_bytes(&line[..name.len()], name)
+        && line
+            .get(name.len())
+            .is_none_or(|&b| !is_metric_name_byte(b))
+}
+
+/// Returns the length of the metric name at the start of `bytes`, as
+/// [`metric_name_len`] does, checking first whether it is `hint`, a name
+/// met recently.
+pub(crate) fn metric_name_len_hinted(bytes: &[u8], hint: &[u8]) -> usize {
+    if starts_with_name(bytes, hint) {
+        hint.len()
+    } else {
+        metric_name_len(bytes)
+    }
+}
+
 /// Tests a byte as [`NAME_BYTES`] does, with comparisons only, so that a
 /// loop over it can be vectorized.
 fn is_name_byte_branchless(b: u8) -> bool {
@@ -564,15 +587,20 @@ pub(crate) enum Comment<'a> {
     Other,
 }
 
-/// Parses a line that starts with `#`.
-pub(crate) fn parse_comment(line: &str, format: Format) -> Result<Comment<'_>, LineError> {
+/// Parses a line that starts with `#`. `hint` is a metric name met
+/// recently, which the line's name is compared with before it is scanned.
+pub(crate) fn parse_comment<'a>(
+    line: &'a str,
+    format: Format,
+    hint: &[u8],
+) -> Result<Comment<'a>, LineError> {
     match format {
-        Format::OpenMetrics => parse_openmetrics_comment(line),
-        Format::Text => parse_text_comment(line),
+        Format::OpenMetrics => parse_openmetrics_comment(line, hint),
+        Format::Text => parse_text_comment(line, hint),
     }
 }
 
-fn parse_openmetrics_comment(line: &str) -> Result<Comment<'_>, LineError> {
+fn parse_openmetrics_comment<'a>(line: &'a str, hint: &[u8]) -> Result<Comment<'a>, LineError> {
     if line == "# EOF" {
         return Ok(Comment::Eof);
     }
@@ -589,7 +617,7 @@ fn parse_openmetrics_comment(line: &str) -> Result<Comment<'_>, LineError> {
             )
         })?;
     let start = keyword.len();
-    let name_len = metric_name_len(&line.as_bytes()[start..]);
+    let name_len = metric_name_len_hinted(&line.as_bytes()[start..], hint);
     if name_len == 0 {
         return Err(LineError::new(
             start,
@@ -624,7 +652,7 @@ fn trim_blanks_start(text: &str) -> &str {
     &text[blanks..]
 }
 
-fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
+fn parse_text_comment<'a>(line: &'a str, hint: &[u8]) -> Result<Comment<'a>, LineError> {
     let after_hash = trim_blanks_start(&line[1..]);
     let bytes = after_hash.as_bytes();
     let keyword = match bytes.first_chunk::<4>() {
@@ -637,7 +665,7 @@ fn parse_text_comment(line: &str) -> Result<Comment<'_>, LineError> {
     }
     let rest = trim_blanks_start(&after_hash[4..]);
     let start = line.len() - rest.len();
-    let name_len = metric_name_len(rest.as_bytes());
+    let name_len = metric_name_len_hinted(rest.as_bytes(), hint);
     if name_len == 0 {
         return Err(LineError::new(
             start,

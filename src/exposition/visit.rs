@@ -99,6 +99,7 @@ where
         last_sample_name: None,
         last_rejected: &[],
         last_accepted: &[],
+        recent_name: &[],
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
@@ -138,6 +139,11 @@ struct Reader<'a, K> {
     last_rejected: &'a [u8],
     /// The metric name of the last line that `keep` accepted.
     last_accepted: &'a [u8],
+    /// The metric name of the last metadata line or accepted sample line.
+    /// The next line often has the same name (`# TYPE` after `# HELP`, the
+    /// first sample after `# TYPE`), and comparing with it is cheaper than
+    /// scanning the name.
+    recent_name: &'a [u8],
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
@@ -272,14 +278,14 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     /// starts with either is decided without scanning its name or asking
     /// again.
     fn select(&mut self, line: &'a [u8]) -> Option<usize> {
-        if starts_with_name(line, self.last_accepted) {
+        if lexer::starts_with_name(line, self.last_accepted) {
             return Some(self.last_accepted.len());
         }
-        if starts_with_name(line, self.last_rejected) {
+        if lexer::starts_with_name(line, self.last_rejected) {
             self.note_filtered(self.last_rejected);
             return None;
         }
-        let name_len = lexer::metric_name_len(line);
+        let name_len = lexer::metric_name_len_hinted(line, self.recent_name);
         if name_len == 0 {
             return Some(0);
         }
@@ -291,6 +297,7 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         };
         if (self.keep)(name) {
             self.last_accepted = name_bytes;
+            self.recent_name = name_bytes;
             return Some(name_len);
         }
         self.last_rejected = name_bytes;
@@ -316,7 +323,14 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
     ) -> Result<bool, LineError> {
         let at_start = |message: String| LineError { offset: 0, message };
         self.last_sample_name = None;
-        match lexer::parse_comment(line, self.format)? {
+        let comment = lexer::parse_comment(line, self.format, self.recent_name)?;
+        if let Comment::Help { name, .. }
+        | Comment::Type { name, .. }
+        | Comment::Unit { name, .. } = comment
+        {
+            self.recent_name = name.as_bytes();
+        }
+        match comment {
             Comment::Eof => return Ok(true),
             Comment::Other => {}
             Comment::Help { name, text } => {
@@ -542,18 +556,6 @@ fn prefetch_ahead(body: &[u8], offset: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (body, offset);
-}
-
-/// Returns whether `line` starts with the metric name `name`: the bytes of
-/// `name` followed by a byte that cannot continue a name. False for an
-/// empty `name`.
-fn starts_with_name(line: &[u8], name: &[u8]) -> bool {
-    !name.is_empty()
-        && line.len() >= name.len()
-        && same_bytes(&line[..name.len()], name)
-        && line
-            .get(name.len())
-            .is_none_or(|&b| !lexer::is_metric_name_byte(b))
 }
 
 /// Converts a line to `&str`, checking the common all-ASCII case first
