@@ -126,6 +126,12 @@ enum GroupState {
 /// The table that the current run inserts into.
 #[derive(Clone, Copy)]
 enum RunTable {
+    /// No table yet: the run is clean, and each of its series has a
+    /// canonical text greater than the one before it, so none can repeat
+    /// an earlier one. Exporters write most families in this order. The
+    /// first series out of order, or a line that would make the run
+    /// unclean, fills the scratch table from the run's lines.
+    Ordered,
     /// The reusable table, moved to the log when the run ends.
     Scratch,
     Kept(usize),
@@ -139,6 +145,11 @@ pub(crate) struct SeriesSet<'a> {
     text: Vec<u8>,
     /// Reused buffers for reading a stored line again.
     reread: Reread<'a>,
+    /// The canonical text of the ordered run's last series, see
+    /// [`RunTable::Ordered`].
+    previous: Previous<'a>,
+    /// Storage for a previous text that does not lie in the body.
+    previous_text: Vec<u8>,
     /// The stem of the current run's group.
     stem: Option<&'a str>,
     run: RunTable,
@@ -179,6 +190,14 @@ struct RunLines {
 }
 
 impl RunLines {
+    /// Returns whether a new series whose entry has the form `form` leaves
+    /// the run clean.
+    fn stays_clean(&self, form: u64) -> bool {
+        self.clean
+            && !(self.interrupted && self.range.is_some())
+            && self.form.is_none_or(|f| f == form)
+    }
+
     /// Extends the range by `line`, a line that added a series whose entry
     /// has the form `form`, and notes what makes the run unclean.
     fn add(&mut self, body: &[u8], line: &str, form: u64) {
@@ -195,6 +214,15 @@ impl RunLines {
         }
         self.interrupted = false;
     }
+}
+
+/// Where the canonical text of an ordered run's last series lies.
+#[derive(Clone, Copy)]
+enum Previous<'a> {
+    None,
+    Body(&'a [u8]),
+    /// In [`SeriesSet::previous_text`].
+    Copied,
 }
 
 /// A series that the duplicate check cannot record.
@@ -228,6 +256,8 @@ impl<'a> SeriesSet<'a> {
             format,
             text: Vec::new(),
             reread: Reread::default(),
+            previous: Previous::None,
+            previous_text: Vec::new(),
             stem: None,
             run: RunTable::Scratch,
             scratch: HashTable::new(),
@@ -249,8 +279,10 @@ impl<'a> SeriesSet<'a> {
     /// with [`SeriesSet::enter_group`]. Returns `None` when the series is
     /// new, and otherwise the last timestamp of the series in seconds (NaN
     /// for none), for the caller to check and update. `timestamp` is the
-    /// last timestamp a new series starts with. `line` is the sample's
-    /// line, without its line end and leading blanks.
+    /// last timestamp a new series starts with. In text 0.0.4, which puts
+    /// no rule on the order of a series' timestamps, a repeated series may
+    /// report NaN. `line` is the sample's line, without its line end and
+    /// leading blanks.
     pub fn insert(
         &mut self,
         key: SeriesKey<'a, '_>,
@@ -269,10 +301,42 @@ impl<'a> SeriesSet<'a> {
         };
         let offset = body_offset(self.body, stored).ok_or(SeriesError::OutsideBody)?;
         let len = u32::try_from(stored.len()).map_err(|_| SeriesError::TooLong)?;
-        let hash = hash_text(text);
 
+        if let RunTable::Ordered = self.run {
+            let previous = match self.previous {
+                Previous::None => None,
+                Previous::Body(bytes) => Some(bytes),
+                Previous::Copied => Some(self.previous_text.as_slice()),
+            };
+            let in_order = previous.is_none_or(|previous| text > previous);
+            if in_order && self.lines.stays_clean(form) {
+                self.lines.add(self.body, line, form);
+                self.previous = match key {
+                    SeriesKey::Written(written) => Previous::Body(written.as_bytes()),
+                    SeriesKey::Labels { .. } => {
+                        self.previous_text.clear();
+                        self.previous_text.extend_from_slice(text);
+                        Previous::Copied
+                    }
+                };
+                return Ok(None);
+            }
+            if let (Some((start, end)), Some(run_form)) = (self.lines.range, self.lines.form) {
+                let source = Replay {
+                    body: self.body,
+                    format: self.format,
+                    start,
+                    end,
+                    form: run_form,
+                };
+                source.fill(&mut self.scratch, &mut self.reread);
+            }
+            self.run = RunTable::Scratch;
+        }
+
+        let hash = hash_text(text);
         let table = match self.run {
-            RunTable::Scratch => &mut self.scratch,
+            RunTable::Ordered | RunTable::Scratch => &mut self.scratch,
             RunTable::Kept(index) => &mut self.kept[index],
         };
         let (body, format, reread) = (self.body, self.format, &mut self.reread);
@@ -325,7 +389,12 @@ impl<'a> SeriesSet<'a> {
         });
         let table = match self.states[self.group] {
             GroupState::Empty => {
-                self.run = RunTable::Scratch;
+                self.previous = Previous::None;
+                self.run = if self.replay_allowed {
+                    RunTable::Ordered
+                } else {
+                    RunTable::Scratch
+                };
                 return;
             }
             GroupState::Kept(index) => {
@@ -339,7 +408,18 @@ impl<'a> SeriesSet<'a> {
                 }
                 table
             }
-            GroupState::Replayable { start, end, form } => self.replay(start, end, form),
+            GroupState::Replayable { start, end, form } => {
+                let mut table = HashTable::new();
+                let source = Replay {
+                    body: self.body,
+                    format: self.format,
+                    start,
+                    end,
+                    form,
+                };
+                source.fill(&mut table, &mut self.reread);
+                table
+            }
         };
         // A group kept in its own table is never clean, because its
         // entries are not all in one range of lines.
@@ -350,50 +430,21 @@ impl<'a> SeriesSet<'a> {
         self.run = RunTable::Kept(index);
     }
 
-    /// Rebuilds the entries of a clean run from its lines in
-    /// `body[start..end]`. Each of those lines added one new series whose
-    /// entry had the form `form`.
-    fn replay(&mut self, start: usize, end: usize, form: u64) -> HashTable<Entry> {
-        let mut table = HashTable::new();
-        let lines = self.body.get(start..end).unwrap_or_default();
-        for line in lines.split(|&b| b == b'\n') {
-            let line = trim_text_line(line);
-            let Some(offset) = body_offset(self.body, line) else {
-                continue;
-            };
-            let stored_len = match form {
-                FORM_WRITTEN => reread_line(line, self.format, &mut self.reread)
-                    .map(|parsed| parsed.series_text.len()),
-                _ => Some(line.len()),
-            };
-            let Some(stored_len) = stored_len.and_then(|len| u32::try_from(len).ok()) else {
-                continue;
-            };
-            let mut entry = Entry {
-                hash: 0,
-                len: stored_len,
-                location: ((offset as u64) << 2) | form,
-                last_timestamp: f64::NAN,
-            };
-            let Some(text) = stored_canonical(self.body, self.format, &entry, &mut self.reread)
-            else {
-                continue;
-            };
-            entry.hash = hash_text(text);
-            table.insert_unique(table_hash(entry.hash), entry, |e| table_hash(e.hash));
-        }
-        table
-    }
-
     /// Moves the entries of a run in the scratch table to the log.
     fn end_run(&mut self) {
+        let lines = &self.lines;
+        if let (RunTable::Ordered, Some((start, end)), Some(form)) =
+            (self.run, lines.range, lines.form)
+        {
+            self.states[self.group] = GroupState::Replayable { start, end, form };
+            return;
+        }
         let (Some(_), RunTable::Scratch) = (self.stem, self.run) else {
             return;
         };
         if self.scratch.is_empty() {
             return;
         }
-        let lines = &self.lines;
         if let (true, Some((start, end)), Some(form)) = (lines.clean, lines.range, lines.form) {
             self.states[self.group] = GroupState::Replayable { start, end, form };
             if self.scratch.capacity() > SCRATCH_KEEP_CAPACITY
@@ -417,6 +468,49 @@ impl<'a> SeriesSet<'a> {
         }
         let end = self.log.len();
         self.states[self.group] = GroupState::Logged { start, end };
+    }
+}
+
+/// The lines of a clean run, `body[start..end]`, each of which added one
+/// new series whose entry had the form `form`.
+struct Replay<'a> {
+    body: &'a [u8],
+    format: Format,
+    start: usize,
+    end: usize,
+    form: u64,
+}
+
+impl<'a> Replay<'a> {
+    /// Reads the lines again and inserts their entries into `table`.
+    fn fill(&self, table: &mut HashTable<Entry>, reread: &mut Reread<'a>) {
+        let lines = self.body.get(self.start..self.end).unwrap_or_default();
+        for line in lines.split(|&b| b == b'\n') {
+            let line = trim_text_line(line);
+            let Some(offset) = body_offset(self.body, line) else {
+                continue;
+            };
+            let stored_len = match self.form {
+                FORM_WRITTEN => {
+                    reread_line(line, self.format, reread).map(|parsed| parsed.series_text.len())
+                }
+                _ => Some(line.len()),
+            };
+            let Some(stored_len) = stored_len.and_then(|len| u32::try_from(len).ok()) else {
+                continue;
+            };
+            let mut entry = Entry {
+                hash: 0,
+                len: stored_len,
+                location: ((offset as u64) << 2) | self.form,
+                last_timestamp: f64::NAN,
+            };
+            let Some(text) = stored_canonical(self.body, self.format, &entry, reread) else {
+                continue;
+            };
+            entry.hash = hash_text(text);
+            table.insert_unique(table_hash(entry.hash), entry, |e| table_hash(e.hash));
+        }
     }
 }
 
@@ -676,10 +770,11 @@ mod tests {
 
     #[test]
     fn written_and_reread_text_match() {
+        // OpenMetrics, the format that keeps the last timestamp of a series.
         let body = "m{a=\"1\",b=\"2\"} 1\nm{b=\"2\",a=\"1\"} 2\n";
         let texts = series_texts(body);
         let lines: Vec<&str> = body.lines().collect();
-        let mut set = SeriesSet::new(body.as_bytes(), Format::Text);
+        let mut set = SeriesSet::new(body.as_bytes(), Format::OpenMetrics);
         set.enter_group("m");
         let first = set.insert(SeriesKey::Written(texts[0]), Some(5.0), lines[0]);
         assert!(first.unwrap().is_none());
