@@ -136,6 +136,21 @@ pub struct CanonicalFloat {
 }
 
 impl CanonicalFloat {
+    /// Returns the canonical form of the bound written as `text`, whose
+    /// value is `value`. Most bounds are already written in canonical form
+    /// (`0.005`, `2.5`, `+Inf`), which is recognized without formatting.
+    pub(crate) fn of_text(text: &str, value: f64) -> Self {
+        if is_canonical_decimal(text) || matches!(text, "+Inf" | "-Inf" | "NaN") {
+            let mut out = CanonicalFloat {
+                buf: [0; 32],
+                len: 0,
+            };
+            out.push_str(text);
+            return out;
+        }
+        CanonicalFloat::new(value)
+    }
+
     pub fn new(value: f64) -> Self {
         let mut out = CanonicalFloat {
             buf: [0; 32],
@@ -236,6 +251,45 @@ impl CanonicalFloat {
     }
 }
 
+/// Returns whether `text` is a decimal that [`CanonicalFloat::new`] writes
+/// the same way: an optional `-`, then either an integer of 1 to 6 digits
+/// without a leading zero or `0` alone, or such an integer or `0`, a point
+/// and digits that do not end in `0`. The value must be at least 0.0001,
+/// below which the Go format switches to exponent form, and at most 15
+/// significant digits, which read back to the same digits. `-0` is not
+/// canonical (it is written `0`).
+fn is_canonical_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let (integer, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(point) => (&digits[..point], Some(&digits[point + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if integer.is_empty() || integer.len() > 6 || !all_digits(integer) {
+        return false;
+    }
+    let zero_integer = integer == b"0";
+    if integer[0] == b'0' && !zero_integer {
+        return false;
+    }
+    let Some(fraction) = fraction else {
+        return !(zero_integer && text.starts_with('-'));
+    };
+    if fraction.is_empty() || !all_digits(fraction) || fraction.last() == Some(&b'0') {
+        return false;
+    }
+    let significant = if zero_integer {
+        let leading_zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+        if leading_zeros > 3 {
+            return false;
+        }
+        fraction.len() - leading_zeros
+    } else {
+        integer.len() + fraction.len()
+    };
+    significant <= 15
+}
+
 impl fmt::Debug for CanonicalFloat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -299,6 +353,46 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(canonical(input), expected, "input {input}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_shortcut_matches_formatting() {
+        let cases = [
+            "0",
+            "1",
+            "-1",
+            "2.5",
+            "0.005",
+            "0.0001",
+            "0.00001",
+            "0.1",
+            "10",
+            "100000",
+            "999999",
+            "1000000",
+            "1.0",
+            "01",
+            "-0",
+            "0.25",
+            "123456.789",
+            "0.000123",
+            "1e3",
+            "+1",
+            "0.10",
+            "5e-05",
+            "3.14159265358979",
+            "3.141592653589793",
+            "-0.5",
+            "60",
+            "+Inf",
+            "-Inf",
+        ];
+        for text in cases {
+            let value = parse_value(text).unwrap();
+            let shortcut = CanonicalFloat::of_text(text, value);
+            let formatted = CanonicalFloat::new(value);
+            assert_eq!(shortcut.as_str(), formatted.as_str(), "input {text}");
         }
     }
 

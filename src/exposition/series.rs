@@ -150,6 +150,8 @@ pub(crate) struct SeriesSet<'a> {
     previous: Previous<'a>,
     /// Storage for a previous text that does not lie in the body.
     previous_text: Vec<u8>,
+    /// The entries of the ordered run, without their hashes.
+    ordered: Vec<Entry>,
     /// The stem of the current run's group.
     stem: Option<&'a str>,
     run: RunTable,
@@ -258,6 +260,7 @@ impl<'a> SeriesSet<'a> {
             reread: Reread::default(),
             previous: Previous::None,
             previous_text: Vec::new(),
+            ordered: Vec::new(),
             stem: None,
             run: RunTable::Scratch,
             scratch: HashTable::new(),
@@ -311,6 +314,14 @@ impl<'a> SeriesSet<'a> {
             let in_order = previous.is_none_or(|previous| text > previous);
             if in_order && self.lines.stays_clean(form) {
                 self.lines.add(self.body, line, form);
+                // The hash is left for `fill_scratch`, which most runs
+                // never need.
+                self.ordered.push(Entry {
+                    hash: 0,
+                    len,
+                    location: ((offset as u64) << 2) | form,
+                    last_timestamp: timestamp.unwrap_or(f64::NAN),
+                });
                 self.previous = match key {
                     SeriesKey::Written(written) => Previous::Body(written.as_bytes()),
                     SeriesKey::Labels { .. } => {
@@ -321,16 +332,13 @@ impl<'a> SeriesSet<'a> {
                 };
                 return Ok(None);
             }
-            if let (Some((start, end)), Some(run_form)) = (self.lines.range, self.lines.form) {
-                let source = Replay {
-                    body: self.body,
-                    format: self.format,
-                    start,
-                    end,
-                    form: run_form,
-                };
-                source.fill(&mut self.scratch, &mut self.reread);
-            }
+            let source = (self.body, self.format);
+            fill_table(
+                &mut self.ordered,
+                &mut self.scratch,
+                source,
+                &mut self.reread,
+            );
             self.run = RunTable::Scratch;
         }
 
@@ -390,6 +398,7 @@ impl<'a> SeriesSet<'a> {
         let table = match self.states[self.group] {
             GroupState::Empty => {
                 self.previous = Previous::None;
+                self.ordered.clear();
                 self.run = if self.replay_allowed {
                     RunTable::Ordered
                 } else {
@@ -511,6 +520,23 @@ impl<'a> Replay<'a> {
             entry.hash = hash_text(text);
             table.insert_unique(table_hash(entry.hash), entry, |e| table_hash(e.hash));
         }
+    }
+}
+
+/// Moves the entries of an ordered run, which lack their hashes, into
+/// `table`. `source` is the body and its format.
+fn fill_table<'a>(
+    entries: &mut Vec<Entry>,
+    table: &mut HashTable<Entry>,
+    (body, format): (&'a [u8], Format),
+    reread: &mut Reread<'a>,
+) {
+    for mut entry in entries.drain(..) {
+        let Some(text) = stored_canonical(body, format, &entry, reread) else {
+            continue;
+        };
+        entry.hash = hash_text(text);
+        table.insert_unique(table_hash(entry.hash), entry, |e| table_hash(e.hash));
     }
 }
 

@@ -626,7 +626,7 @@ fn canonicalize_bound<'a>(
         Format::Text => parse_value(text),
     };
     let number = number.ok_or(text)?;
-    let canonical = CanonicalFloat::new(number);
+    let canonical = CanonicalFloat::of_text(text, number);
     *rewritten = canonical.as_str() != text;
     label.value = LabelValue::Canonical(canonical);
     Ok(number)
