@@ -252,9 +252,9 @@ impl CanonicalFloat {
 }
 
 /// Returns whether `text` is a decimal that [`CanonicalFloat::new`] writes
-/// the same way: an optional `-`, then either an integer of 1 to 6 digits
-/// without a leading zero or `0` alone, or such an integer or `0`, a point
-/// and digits that do not end in `0`. The value must be at least 0.0001,
+/// the same way. That is an optional `-` and an integer part, which is `0`
+/// or 1 to 6 digits without a leading zero. A point and digits that do not
+/// end in `0` may follow. The value must be at least 0.0001,
 /// below which the Go format switches to exponent form, and at most 15
 /// significant digits, which read back to the same digits. `-0` is not
 /// canonical (it is written `0`).

@@ -166,10 +166,10 @@ proptest! {
     }
 }
 
-/// One line of a body that repeats series on purpose: a name from a small
-/// set, labels drawn from a small set (so that series repeat), the written
-/// order of the labels, whether each value is written with a redundant
-/// escape, and an optional comment line before it.
+/// One line of a body that repeats series on purpose. Its name and labels
+/// come from small sets, so that series repeat. The line also chooses the
+/// written order of its labels, whether `\z` is written with a redundant
+/// escape, and whether a comment line comes before it.
 #[derive(Clone, Debug)]
 struct RepeatingLine {
     name: &'static str,

@@ -115,7 +115,7 @@ enum GroupState {
     Empty,
     /// The group's only run so far; its entries lie in this part of the log.
     Logged { start: usize, end: usize },
-    /// The group's only run so far, a clean run (see [`SeriesSet::clean`]),
+    /// The group's only run so far, a clean run (see [`RunLines::clean`]),
     /// whose lines lie in this byte range of the body. Every entry of the
     /// run has the form `form`.
     Replayable { start: usize, end: usize, form: u64 },
@@ -166,7 +166,7 @@ pub(crate) struct SeriesSet<'a> {
     /// The number of series the body's length suggests, see
     /// [`series_capacity_hint`].
     log_hint: usize,
-    /// What the current run's lines allow, see [`RunLines`].
+    /// The current run's range of lines, and whether it is clean.
     lines: RunLines,
     /// True for text 0.0.4, the only format whose runs can be clean.
     replay_allowed: bool,
@@ -218,7 +218,7 @@ impl RunLines {
     }
 }
 
-/// Where the canonical text of an ordered run's last series lies.
+/// The location of the canonical text of an ordered run's last series.
 #[derive(Clone, Copy)]
 enum Previous<'a> {
     None,
@@ -395,7 +395,7 @@ impl<'a> SeriesSet<'a> {
             states.push(GroupState::Empty);
             states.len() - 1
         });
-        let table = match self.states[self.group] {
+        match self.states[self.group] {
             GroupState::Empty => {
                 self.previous = Previous::None;
                 self.ordered.clear();
@@ -404,12 +404,25 @@ impl<'a> SeriesSet<'a> {
                 } else {
                     RunTable::Scratch
                 };
-                return;
             }
-            GroupState::Kept(index) => {
+            GroupState::Kept(index) => self.run = RunTable::Kept(index),
+            state => {
+                let table = self.rebuild_table(state);
+                // A group kept in its own table is never clean, because its
+                // entries are not all in one range of lines.
+                self.lines.clean = false;
+                let index = self.kept.len();
+                self.kept.push(table);
+                self.states[self.group] = GroupState::Kept(index);
                 self.run = RunTable::Kept(index);
-                return;
             }
+        }
+    }
+
+    /// Builds the table of a group that comes back, from the log or the
+    /// lines of its earlier run.
+    fn rebuild_table(&mut self, state: GroupState) -> HashTable<Entry> {
+        match state {
             GroupState::Logged { start, end } => {
                 let mut table = HashTable::with_capacity(end - start);
                 for entry in &self.log[start..end] {
@@ -429,14 +442,8 @@ impl<'a> SeriesSet<'a> {
                 source.fill(&mut table, &mut self.reread);
                 table
             }
-        };
-        // A group kept in its own table is never clean, because its
-        // entries are not all in one range of lines.
-        self.lines.clean = false;
-        let index = self.kept.len();
-        self.kept.push(table);
-        self.states[self.group] = GroupState::Kept(index);
-        self.run = RunTable::Kept(index);
+            GroupState::Empty | GroupState::Kept(_) => HashTable::new(),
+        }
     }
 
     /// Moves the entries of a run in the scratch table to the log.

@@ -306,7 +306,7 @@ fn repeat_after_other_families_is_duplicate() {
 }
 
 #[test]
-fn repeat_after_other_families_is_duplicate_in_every_run_kind() {
+fn repeat_across_runs_is_duplicate() {
     // The first run of `a` is clean (read again from the body when `a`
     // comes back), or not clean for one of several reasons (its entries
     // are kept in a log instead). Each body repeats `a{x="1"}` once.

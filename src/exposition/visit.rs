@@ -305,8 +305,8 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         None
     }
 
-    /// Counts a sample line that `keep` rejected, and in OpenMetrics tells
-    /// the family checks about it.
+    /// Counts a sample line that `keep` rejected, and in OpenMetrics
+    /// reports it to the family checks.
     fn note_filtered(&mut self, name: &[u8]) {
         self.summary.filtered += 1;
         if self.format == Format::OpenMetrics {
@@ -551,7 +551,7 @@ fn prefetch_ahead(body: &[u8], offset: usize) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         // SAFETY: SSE, which the intrinsic needs, is part of every x86_64
         // processor. A prefetch only hints the cache: it changes no memory
-        // the program sees and cannot fault, and the pointer is in bounds.
+        // that the program reads and cannot fault, and the pointer is in bounds.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast()) };
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -563,8 +563,8 @@ fn prefetch_ahead(body: &[u8], offset: usize) {
 /// lines.
 fn line_to_str(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
     // An OR over every 8-byte word, without early exit, then one test of
-    // the high bits; the standard `is_ascii` checks short lines one byte
-    // at a time.
+    // the high bits. The standard `is_ascii` checks short lines one byte at
+    // a time.
     let mut words = line.chunks_exact(8);
     let high_bits = (&mut words).fold(0u64, |acc, w| acc | u64::from_ne_bytes(lexer::word(w)));
     let tail = words.remainder().iter().fold(0u8, |acc, &b| acc | b);
