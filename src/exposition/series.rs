@@ -448,13 +448,24 @@ impl<'a> SeriesSet<'a> {
 
     /// Moves the entries of a run in the scratch table to the log.
     fn end_run(&mut self) {
-        let lines = &self.lines;
-        if let (RunTable::Ordered, Some((start, end)), Some(form)) =
-            (self.run, lines.range, lines.form)
-        {
-            self.states[self.group] = GroupState::Replayable { start, end, form };
-            return;
+        if let RunTable::Ordered = self.run {
+            let lines = &self.lines;
+            if let (true, Some((start, end)), Some(form)) = (lines.clean, lines.range, lines.form) {
+                self.states[self.group] = GroupState::Replayable { start, end, form };
+                return;
+            }
+            // Only a line outside the body makes an ordered run unclean,
+            // which no caller passes; its entries are logged all the same.
+            let source = (self.body, self.format);
+            fill_table(
+                &mut self.ordered,
+                &mut self.scratch,
+                source,
+                &mut self.reread,
+            );
+            self.run = RunTable::Scratch;
         }
+        let lines = &self.lines;
         let (Some(_), RunTable::Scratch) = (self.stem, self.run) else {
             return;
         };
