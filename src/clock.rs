@@ -64,6 +64,15 @@ impl Clock for ScaledClock {
     }
 }
 
+/// Formats ms since the Unix epoch as RFC 3339 in UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| format!("{ms}ms"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,13 +87,4 @@ mod tests {
     fn rfc3339_formats_utc() {
         assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20Z");
     }
-}
-
-/// Formats ms since the Unix epoch as RFC 3339 in UTC with milliseconds.
-pub fn rfc3339(ms: i64) -> String {
-    let nanos = i128::from(ms) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| format!("{ms}ms"))
 }

@@ -1,7 +1,7 @@
 //! The `andon` command line: parses arguments, sets up logging, calls the
 //! library and maps the outcome to an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -147,7 +147,7 @@ fn run(path: PathBuf) -> ExitCode {
     report(outcome)
 }
 
-fn check(path: &PathBuf) -> ExitCode {
+fn check(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
             for warning in andon::daemon::rule_warnings(&config) {

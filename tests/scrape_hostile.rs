@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use andon::config::Target;
 use andon::exposition::Format;
 use andon::labels::Labels;
-use andon::scrape::{ScrapeError, Scraper};
+use andon::scrape::{ScrapeError, ScrapeOutcome, Scraper, SeriesCache};
+use andon::store::Store;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,13 +98,30 @@ fn keep_all(_: &str) -> bool {
     true
 }
 
+/// Scrapes `target` once into a new store, at time 0.
+async fn scrape(target: &Target) -> (ScrapeOutcome, Store) {
+    let mut store = Store::new(60_000);
+    let mut cache = SeriesCache::new();
+    let scraper = Scraper::new().expect("client");
+    let outcome = scraper.scrape_into(target, &keep_all, &mut cache, &mut store, 0).await;
+    (outcome, store)
+}
+
+/// The latest value of every series in `store`, in the order of their
+/// labels.
+fn values(store: &Store) -> Vec<f64> {
+    let mut series: Vec<_> = store.series_named(None).map(|(_, s)| (s.labels().clone(), s.samples()[0].1)).collect();
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    series.into_iter().map(|(_, value)| value).collect()
+}
+
 const TEXT: (&str, &str) = ("Content-Type", "text/plain; version=0.0.4");
 
 #[tokio::test]
 async fn not_found_names_status() {
     let body = br#"{"error":"not found"}"#;
     let url = serve(Behaviour::Respond(response("404 Not Found", &[("Content-Type", "application/json")], body))).await;
-    let outcome = Scraper::new().expect("client").scrape(&target(url), &keep_all).await;
+    let (outcome, _) = scrape(&target(url)).await;
     let err = outcome.result.expect_err("a 404 must fail");
     assert!(matches!(err, ScrapeError::Status { status: 404 }), "{err}");
     assert!(err.to_string().contains("404"), "{err}");
@@ -112,7 +130,7 @@ async fn not_found_names_status() {
 #[tokio::test]
 async fn oversized_body_stops_at_limit() {
     let url = serve(Behaviour::Endless(16 * 1024)).await;
-    let outcome = Scraper::new().expect("client").scrape(&target(url), &keep_all).await;
+    let (outcome, _) = scrape(&target(url)).await;
     let err = outcome.result.expect_err("an endless body must fail");
     match err {
         ScrapeError::BodyTooLarge { limit, read } => {
@@ -136,7 +154,7 @@ async fn oversized_message_names_both_sizes() {
 async fn trickling_body_times_out() {
     let url = serve(Behaviour::Trickle).await;
     let started = Instant::now();
-    let outcome = Scraper::new().expect("client").scrape(&target(url), &keep_all).await;
+    let (outcome, _) = scrape(&target(url)).await;
     assert!(matches!(outcome.result, Err(ScrapeError::Timeout { .. })), "{:?}", outcome.result);
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
 }
@@ -145,7 +163,7 @@ async fn trickling_body_times_out() {
 async fn silent_server_times_out() {
     let url = serve(Behaviour::Silent).await;
     let started = Instant::now();
-    let outcome = Scraper::new().expect("client").scrape(&target(url), &keep_all).await;
+    let (outcome, _) = scrape(&target(url)).await;
     assert!(matches!(outcome.result, Err(ScrapeError::Timeout { .. })), "{:?}", outcome.result);
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
 }
@@ -154,30 +172,30 @@ async fn silent_server_times_out() {
 async fn gzip_body_is_decoded_once() {
     let body = gzip(b"m{a=\"1\"} 42\n");
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT, ("Content-Encoding", "gzip")], &body))).await;
-    let scrape = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect("scrape");
-    assert_eq!(scrape.samples.len(), 1);
-    assert_eq!(scrape.samples[0].1, 42.0);
+    let (outcome, store) = scrape(&target(url)).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(values(&store), vec![42.0]);
 }
 
 #[tokio::test]
 async fn double_gzip_is_reported() {
     let body = gzip(&gzip(b"m 1\n"));
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT, ("Content-Encoding", "gzip")], &body))).await;
-    let err = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect_err("must fail");
+    let err = scrape(&target(url)).await.0.result.expect_err("must fail");
     assert!(matches!(err, ScrapeError::NotText { .. }), "{err}");
 }
 
 #[tokio::test]
 async fn binary_body_is_reported() {
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT], b"\x0a\x05hello\x00\x01\x02"))).await;
-    let err = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect_err("must fail");
+    let err = scrape(&target(url)).await.0.result.expect_err("must fail");
     assert!(matches!(err, ScrapeError::NotText { .. }), "{err}");
 }
 
 #[tokio::test]
 async fn unrequested_encoding_is_reported() {
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT, ("Content-Encoding", "br")], b"\x8b\x00\x80"))).await;
-    let err = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect_err("must fail");
+    let err = scrape(&target(url)).await.0.result.expect_err("must fail");
     assert!(matches!(err, ScrapeError::UnexpectedEncoding { .. }), "{err}");
 }
 
@@ -185,19 +203,19 @@ async fn unrequested_encoding_is_reported() {
 async fn crlf_and_missing_final_newline_parse() {
     let body = b"# TYPE m gauge\r\nm{a=\"1\"} 1\r\nm{a=\"2\"} 2";
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT], body))).await;
-    let scrape = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect("scrape");
-    assert_eq!(scrape.errors, vec![]);
-    let values: Vec<f64> = scrape.samples.iter().map(|s| s.1).collect();
-    assert_eq!(values, vec![1.0, 2.0]);
+    let (outcome, store) = scrape(&target(url)).await;
+    assert_eq!(outcome.result.expect("scrape").errors, vec![]);
+    assert_eq!(values(&store), vec![1.0, 2.0]);
 }
 
 #[tokio::test]
 async fn unknown_content_type_uses_fallback() {
     let url = serve(Behaviour::Respond(response("200 OK", &[("Content-Type", "text/html")], b"m 7\n"))).await;
-    let scrape = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect("scrape");
+    let (outcome, store) = scrape(&target(url)).await;
+    let scrape = outcome.result.expect("scrape");
     assert!(scrape.used_fallback);
     assert_eq!(scrape.format, Format::Text);
-    assert_eq!(scrape.samples.len(), 1);
+    assert_eq!(values(&store), vec![7.0]);
 }
 
 #[tokio::test]
@@ -207,7 +225,7 @@ async fn long_line_names_both_sizes() {
     let url = serve(Behaviour::Respond(response("200 OK", &[TEXT], &body))).await;
     let mut target = target(url);
     target.line_size_limit = 1000;
-    let err = Scraper::new().expect("client").scrape(&target, &keep_all).await.result.expect_err("must fail");
+    let err = scrape(&target).await.0.result.expect_err("must fail");
     let message = err.to_string();
     assert!(matches!(err, ScrapeError::LineTooLong { line: 2, limit: 1000, .. }), "{message}");
     assert!(message.contains("1000"), "{message}");
@@ -217,6 +235,6 @@ async fn long_line_names_both_sizes() {
 async fn html_page_fails_the_scrape() {
     let body = b"<html>\n<head><title>Node Exporter</title></head>\n</html>\n";
     let url = serve(Behaviour::Respond(response("200 OK", &[("Content-Type", "text/html")], body))).await;
-    let err = Scraper::new().expect("client").scrape(&target(url), &keep_all).await.result.expect_err("must fail");
+    let err = scrape(&target(url)).await.0.result.expect_err("must fail");
     assert!(matches!(err, ScrapeError::Unparsable { line: 1, .. }), "{err}");
 }

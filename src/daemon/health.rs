@@ -51,7 +51,7 @@ impl TargetHealth {
                 self.last_error = None;
                 self.last_warn_ms = None;
                 self.samples_scraped = scrape.samples_scraped;
-                self.samples_kept = scrape.samples.len();
+                self.samples_kept = scrape.samples_kept;
                 self.body_bytes = scrape.body_bytes;
                 self.parse_errors_total += scrape.errors.len() as u64;
                 self.duplicates_total += scrape.duplicates as u64;
@@ -59,7 +59,7 @@ impl TargetHealth {
                     target.name = %target.name,
                     duration_seconds = self.last_duration_seconds,
                     samples.scraped = scrape.samples_scraped,
-                    samples.kept = scrape.samples.len(),
+                    samples.kept = scrape.samples_kept,
                     parse_errors = scrape.errors.len(),
                     duplicates = scrape.duplicates,
                     body_bytes = scrape.body_bytes,

@@ -10,7 +10,7 @@ mod health;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::time::MissedTickBehavior;
 
@@ -20,7 +20,7 @@ use crate::engine::{Engine, Tier, Transition};
 use crate::expr::{Expr, ExprError};
 use crate::labels::Labels;
 use crate::notify::{Notifier, RetryPolicy};
-use crate::scrape::{self, Scraper, ScrapeOutcome};
+use crate::scrape::{self, ScrapeOutcome, Scraper, SeriesCache};
 use crate::server::{self, SharedStatus};
 use crate::store::Store;
 
@@ -62,6 +62,8 @@ struct Daemon {
     targets: Vec<Target>,
     health: Vec<TargetHealth>,
     scraper: Scraper,
+    /// One per target, in the order of `targets`.
+    caches: Vec<SeriesCache>,
     keep: Option<HashSet<String>>,
     store: Store,
     engine: Engine,
@@ -167,6 +169,7 @@ impl Daemon {
             .collect();
         Ok(Daemon {
             health: targets.iter().map(|t| TargetHealth::new(&t.name)).collect(),
+            caches: targets.iter().map(|_| SeriesCache::new()).collect(),
             targets,
             scraper: Scraper::new()?,
             keep,
@@ -180,23 +183,36 @@ impl Daemon {
         })
     }
 
-    /// Scrapes every target at once and stores the results.
+    /// Fetches every target at once, then stores the bodies one by one.
     async fn scrape_all(&mut self) {
         let at_ms = self.clock.now_ms();
-        let keep = &self.keep;
-        let keep_name = |name: &str| keep.as_ref().is_none_or(|names| names.contains(name));
         let scraper = &self.scraper;
-        let outcomes = futures::future::join_all(
-            self.targets.iter().map(|target| scraper.scrape(target, &keep_name)),
-        )
-        .await;
-        for (index, outcome) in outcomes.into_iter().enumerate() {
+        let fetched = futures::future::join_all(self.targets.iter().map(|target| scraper.fetch(target))).await;
+        for (index, (fetched, fetch_time)) in fetched.into_iter().enumerate() {
+            let started = Instant::now();
+            let result = fetched.and_then(|fetched| self.store_body(index, &fetched, at_ms));
+            if result.is_err() {
+                self.caches[index].fail(&mut self.store, at_ms);
+            }
+            let outcome = ScrapeOutcome { result, duration: fetch_time + started.elapsed() };
             self.store_outcome(index, at_ms, outcome);
         }
+        self.store.prune(at_ms);
         self.check_metric_names();
         let mut status = self.status.lock();
         status.targets = self.health.clone();
         status.ready = true;
+    }
+
+    fn store_body(&mut self, index: usize, fetched: &scrape::Fetched, at_ms: i64) -> Result<scrape::Scrape, scrape::ScrapeError> {
+        let keep = &self.keep;
+        let keep_name = |name: &str| keep.as_ref().is_none_or(|names| names.contains(name));
+        let cache = &mut self.caches[index];
+        let stored = scrape::store_body(&self.targets[index], fetched, &keep_name, cache, &mut self.store, at_ms);
+        if self.unchecked_names.is_some() {
+            self.seen_names.extend(cache.metric_names().map(str::to_owned));
+        }
+        stored
     }
 
     /// Warns once, after the first round in which a target responded, about
@@ -220,20 +236,10 @@ impl Daemon {
         let health = &mut self.health[index];
         health.record(target, &outcome, at_ms);
         let up = match outcome.result {
-            Ok(scrape) => {
-                if self.unchecked_names.is_some() {
-                    let names = scrape.samples.iter().filter_map(|(labels, _, _)| labels.metric_name());
-                    self.seen_names.extend(names.map(str::to_owned));
-                }
-                self.store.ingest_scrape(&target.name, at_ms, scrape.samples);
-                1.0
-            }
-            Err(_) => {
-                // A failed scrape ends every series of the target, as in
-                // Prometheus: rules then see no data, not old values.
-                self.store.ingest_scrape(&target.name, at_ms, Vec::new());
-                0.0
-            }
+            // A failed scrape has ended every series of the target, as in
+            // Prometheus: rules then see no data, not old values.
+            Ok(_) => 1.0,
+            Err(_) => 0.0,
         };
         let duration = outcome.duration.as_secs_f64();
         for (name, value) in [("up", up), ("scrape_duration_seconds", duration)] {

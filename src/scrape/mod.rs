@@ -1,17 +1,24 @@
 //! Scraping of targets over HTTP.
 //!
 //! One [`Scraper`] contains the HTTP client shared by all targets. A scrape
-//! either returns the parsed samples with the target's labels attached, or a
+//! has two steps: [`Scraper::fetch`] reads a target's body, which can run
+//! for all targets at once, and [`store_body`] parses it into the store
+//! through the target's [`SeriesCache`]. Either step can end in a
 //! [`ScrapeError`] with the cause; the caller records `up = 0` and goes on.
 
-use std::cmp::Ordering;
+mod cache;
+mod labels;
+
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::Target;
-use crate::exposition::{self, Format, LabelRef, LabelValue, ParseError, SampleRef, Visitor};
-use crate::labels::{Labels, METRIC_NAME};
+use crate::exposition::{self, Format, ParseError};
+use crate::store::Store;
+
+pub use cache::{Ingested, SeriesCache};
+pub use labels::{attach_target_labels, target_labels};
 
 /// The `Accept` header: OpenMetrics 1.0 first, then text 0.0.4.
 pub const ACCEPT_HEADER: &str =
@@ -41,9 +48,8 @@ pub enum ScrapeError {
 /// A successful scrape.
 #[derive(Debug)]
 pub struct Scrape {
-    /// Samples kept (their metric name is read by some rule), with the
-    /// target's labels attached.
-    pub samples: Vec<(Labels, f64, Option<i64>)>,
+    /// Samples stored (their metric name is read by some rule).
+    pub samples_kept: usize,
     /// Lines that failed to parse. The rest of the body is still used.
     pub errors: Vec<ParseError>,
     /// Samples in the body, before filtering.
@@ -81,21 +87,38 @@ impl Scraper {
         Ok(Scraper { client })
     }
 
-    /// Scrapes `target` once, keeping samples whose metric name `keep`
-    /// accepts.
-    pub async fn scrape(&self, target: &Target, keep: &dyn Fn(&str) -> bool) -> ScrapeOutcome {
+    /// Fetches the body of `target` once, within the target's timeout, and
+    /// returns it with the time taken.
+    pub async fn fetch(&self, target: &Target) -> (Result<Fetched, ScrapeError>, Duration) {
         let started = Instant::now();
-        let result = match tokio::time::timeout(target.timeout, self.fetch(target)).await {
-            Ok(fetched) => fetched
-                .map(|(body, format, used_fallback)| parse_body(target, &body, format, used_fallback, keep))
-                .and_then(reject_unparsable),
+        let result = match tokio::time::timeout(target.timeout, self.fetch_body(target)).await {
+            Ok(fetched) => fetched,
             Err(_) => Err(ScrapeError::Timeout { after: target.timeout }),
         };
-        ScrapeOutcome { result, duration: started.elapsed() }
+        (result, started.elapsed())
+    }
+
+    /// Scrapes `target` once into `store`: [`fetch`](Scraper::fetch), then
+    /// [`store_body`], or [`SeriesCache::fail`] when either fails.
+    pub async fn scrape_into(
+        &self,
+        target: &Target,
+        keep: &dyn Fn(&str) -> bool,
+        cache: &mut SeriesCache,
+        store: &mut Store,
+        at_ms: i64,
+    ) -> ScrapeOutcome {
+        let (fetched, fetch_time) = self.fetch(target).await;
+        let started = Instant::now();
+        let result = fetched.and_then(|fetched| store_body(target, &fetched, keep, cache, store, at_ms));
+        if result.is_err() {
+            cache.fail(store, at_ms);
+        }
+        ScrapeOutcome { result, duration: fetch_time + started.elapsed() }
     }
 
     /// Fetches the body, enforcing the status, encoding and size rules.
-    async fn fetch(&self, target: &Target) -> Result<(Vec<u8>, Format, bool), ScrapeError> {
+    async fn fetch_body(&self, target: &Target) -> Result<Fetched, ScrapeError> {
         let mut response = self
             .client
             .get(&target.url)
@@ -144,7 +167,7 @@ impl Scraper {
             body.extend_from_slice(&chunk);
         }
         check_text(&body)?;
-        Ok((body, format, used_fallback))
+        Ok(Fetched { body, format, used_fallback })
     }
 }
 
@@ -195,143 +218,38 @@ fn check_text(body: &[u8]) -> Result<(), ScrapeError> {
     Ok(())
 }
 
-/// Parses a fetched body and attaches the target's labels.
-fn parse_body(
+/// A body read from a target, not parsed yet.
+#[derive(Debug)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The format the content type names, or the target's fallback.
+    pub format: Format,
+    /// True when the content type named no format and the fallback was used.
+    pub used_fallback: bool,
+}
+
+/// Parses a fetched body into `store` through the target's `cache`,
+/// keeping the samples whose metric name `keep` accepts. A body in which
+/// no line parses fails the scrape; its series are then stale already.
+pub fn store_body(
     target: &Target,
-    body: &[u8],
-    format: Format,
-    used_fallback: bool,
+    fetched: &Fetched,
     keep: &dyn Fn(&str) -> bool,
-) -> Scrape {
-    let read = read_samples(body, format, &target.labels, keep);
-    let summary = read.summary;
-    Scrape {
-        samples_scraped: read.samples.len() + summary.filtered + summary.duplicates,
-        samples: read.samples,
+    cache: &mut SeriesCache,
+    store: &mut Store,
+    at_ms: i64,
+) -> Result<Scrape, ScrapeError> {
+    let ingested = cache.ingest(&fetched.body, fetched.format, &target.labels, keep, store, at_ms);
+    let summary = ingested.summary;
+    reject_unparsable(Scrape {
+        samples_scraped: ingested.kept + summary.filtered + summary.duplicates,
+        samples_kept: ingested.kept,
         errors: summary.errors,
         duplicates: summary.duplicates,
-        body_bytes: body.len(),
-        format,
-        used_fallback,
-    }
-}
-
-/// The samples of one body, with a target's labels attached.
-#[derive(Debug)]
-pub struct TargetSamples {
-    pub samples: Vec<(Labels, f64, Option<i64>)>,
-    /// Errors and counts of the pass over the body.
-    pub summary: exposition::VisitSummary,
-}
-
-/// Reads the samples of `body` whose metric name `keep` accepts and
-/// attaches `target_labels` to each, as [`attach_target_labels`] does.
-///
-/// Reads the body's borrowed samples directly, so each kept sample's owned
-/// labels are built once, with the target's labels merged in.
-pub fn read_samples(
-    body: &[u8],
-    format: Format,
-    target_labels: &Labels,
-    keep: &dyn Fn(&str) -> bool,
-) -> TargetSamples {
-    let mut collector = SampleCollector {
-        target_labels,
-        // A target label named `exported_<x>` can interact with the
-        // renaming of a clashing label `x`. Such targets take the slower
-        // path, which applies the labels one at a time.
-        merge_in_order: target_labels.iter().all(|(name, _)| !name.starts_with("exported_")),
-        samples: Vec::new(),
-    };
-    let summary = exposition::visit(body, format, keep, &mut collector);
-    TargetSamples { samples: collector.samples, summary }
-}
-
-struct SampleCollector<'t> {
-    target_labels: &'t Labels,
-    merge_in_order: bool,
-    samples: Vec<(Labels, f64, Option<i64>)>,
-}
-
-impl<'a> Visitor<'a> for SampleCollector<'_> {
-    fn sample(&mut self, sample: &SampleRef<'a, '_>) {
-        let labels = if self.merge_in_order {
-            merge_target_labels(sample.name, sample.labels, self.target_labels)
-        } else {
-            attach_target_labels(exposition::owned_labels(sample.name, sample.labels), self.target_labels)
-        };
-        self.samples.push((labels, sample.value, sample.timestamp_ms));
-    }
-}
-
-/// Builds a sample's owned labels with the target's labels merged in, in
-/// one pass over both sorted lists. Gives the same result as
-/// [`attach_target_labels`] when no target label name starts with
-/// `exported_`.
-fn merge_target_labels(name: &str, scraped: &[LabelRef<'_>], target_labels: &Labels) -> Labels {
-    let mut pairs = Vec::with_capacity(scraped.len() + 1 + target_labels.len());
-    let mut exported = Vec::new();
-    let mut scraped = scraped_pairs(name, scraped).peekable();
-    let mut target = target_labels.iter().filter(|(name, _)| *name != METRIC_NAME).peekable();
-    loop {
-        let order = match (scraped.peek(), target.peek()) {
-            (Some((scraped_name, _)), Some((target_name, _))) => compare_names(scraped_name, target_name),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => break,
-        };
-        match order {
-            Ordering::Less => {
-                if let Some((name, value)) = scraped.next() {
-                    pairs.push((name.to_owned(), value.to_cow().into_owned()));
-                }
-            }
-            Ordering::Greater => {
-                if let Some((name, value)) = target.next() {
-                    pairs.push((name.to_owned(), value.to_owned()));
-                }
-            }
-            Ordering::Equal => {
-                if let (Some((name, scraped_value)), Some((_, value))) = (scraped.next(), target.next()) {
-                    let scraped_value = scraped_value.to_cow();
-                    if scraped_value != value {
-                        exported.push((format!("exported_{name}"), scraped_value.into_owned()));
-                    }
-                    pairs.push((name.to_owned(), value.to_owned()));
-                }
-            }
-        }
-    }
-    let mut labels = Labels::from_sorted_pairs(pairs);
-    for (name, value) in exported {
-        labels.set(name, value);
-    }
-    labels
-}
-
-/// Orders label names as `str::cmp` does, deciding on the first byte when
-/// it differs, which avoids a call to `memcmp` for most pairs.
-fn compare_names(a: &str, b: &str) -> Ordering {
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x.cmp(y),
-        _ => a.cmp(b),
-    }
-}
-
-/// Returns a sample's labels with its metric name as `__name__`, in name
-/// order (the visitor hands labels sorted by name, without `__name__`).
-fn scraped_pairs<'a, 's>(
-    name: &'a str,
-    labels: &'s [LabelRef<'a>],
-) -> impl Iterator<Item = (&'a str, LabelValue<'a>)> + 's {
-    let split = labels.partition_point(|label| label.name < METRIC_NAME);
-    let (before, after) = labels.split_at(split);
-    let pair = |label: &LabelRef<'a>| (label.name, label.value);
-    before
-        .iter()
-        .map(pair)
-        .chain(std::iter::once((METRIC_NAME, LabelValue::Plain(name))))
-        .chain(after.iter().map(pair))
+        body_bytes: fetched.body.len(),
+        format: fetched.format,
+        used_fallback: fetched.used_fallback,
+    })
 }
 
 /// Fails a scrape in which not one sample could be read, such as an HTML
@@ -347,44 +265,6 @@ fn reject_unparsable(scrape: Scrape) -> Result<Scrape, ScrapeError> {
         }),
         _ => Ok(scrape),
     }
-}
-
-/// Adds the target's labels to a scraped series. A scraped label that
-/// clashes with a target label is kept as `exported_<name>`, as Prometheus
-/// does without `honor_labels`.
-pub fn attach_target_labels(mut labels: Labels, target_labels: &Labels) -> Labels {
-    for (name, value) in target_labels.iter() {
-        if name == METRIC_NAME {
-            continue;
-        }
-        if let Some(scraped) = labels.get(name).map(str::to_owned) {
-            if scraped != value {
-                labels.set(format!("exported_{name}"), scraped);
-            }
-        }
-        labels.set(name, value);
-    }
-    labels
-}
-
-/// Builds the labels every series of `target` carries: `job`, `instance` (the URL's
-/// host and port unless set), and the configured ones.
-pub fn target_labels(name: &str, url: &str, configured: &Labels) -> Labels {
-    let mut labels = configured.clone();
-    if labels.get("job").is_none() {
-        labels.set("job", name);
-    }
-    if labels.get("instance").is_none() {
-        if let Ok(parsed) = reqwest::Url::parse(url) {
-            let host = parsed.host_str().unwrap_or_default();
-            let instance = match parsed.port_or_known_default() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            };
-            labels.set("instance", instance);
-        }
-    }
-    labels
 }
 
 /// Returns `url` with any password replaced by `<redacted>`, for logs.
@@ -414,55 +294,7 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clashing_label_is_exported() {
-        let scraped = Labels::from_pairs([("__name__", "m"), ("job", "inner")]);
-        let target = Labels::from_pairs([("job", "outer")]);
-        let labels = attach_target_labels(scraped, &target);
-        assert_eq!(labels.get("job"), Some("outer"));
-        assert_eq!(labels.get("exported_job"), Some("inner"));
-    }
-
-    /// Reads `body` both ways: through the merged path and through the
-    /// owned parse followed by `attach_target_labels`.
-    fn both_ways(body: &str, target: &Labels) -> (Vec<Labels>, Vec<Labels>) {
-        let keep_all = |_: &str| true;
-        let merged = read_samples(body.as_bytes(), Format::Text, target, &keep_all);
-        let owned = exposition::parse(body.as_bytes(), Format::Text, &keep_all);
-        let merged = merged.samples.into_iter().map(|(labels, _, _)| labels).collect();
-        let attached = owned
-            .samples
-            .into_iter()
-            .map(|sample| attach_target_labels(sample.labels, target))
-            .collect();
-        (merged, attached)
-    }
-
-    #[test]
-    fn merged_labels_match_attached_labels() {
-        let target = Labels::from_pairs([("__name__", "ignored"), ("instance", "h:1"), ("job", "outer")]);
-        let bodies = [
-            "m 1\n",
-            "m{a=\"1\",z=\"2\"} 1\n",
-            "m{job=\"inner\"} 1\n",
-            "m{job=\"outer\"} 1\n",
-            "m{exported_job=\"old\",job=\"inner\"} 1\n",
-            "m{instance=\"x\\\"y\",job=\"inner\"} 1\n",
-            "A{B=\"1\",_=\"2\"} 1\n",
-        ];
-        for body in bodies {
-            let (merged, attached) = both_ways(body, &target);
-            assert_eq!(merged, attached, "{body}");
-        }
-    }
-
-    #[test]
-    fn exported_target_label_takes_attach_path() {
-        let target = Labels::from_pairs([("exported_job", "t"), ("job", "outer")]);
-        let (merged, attached) = both_ways("m{exported_job=\"s\",job=\"inner\"} 1\n", &target);
-        assert_eq!(merged, attached);
-    }
+    use crate::labels::Labels;
 
     #[test]
     fn instance_defaults_to_host_and_port() {

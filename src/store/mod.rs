@@ -32,18 +32,17 @@ struct NameGroup {
 }
 
 impl NameGroup {
-    /// Returns the series for `labels`, creating it when missing, and
-    /// whether it was created.
-    fn series_mut(&mut self, labels: &Labels) -> (&mut Series, bool) {
-        let (position, created) = match self.index.get(labels) {
+    /// Returns the position of the series for `labels`, creating it when
+    /// missing, and whether it was created.
+    fn position_of(&mut self, labels: &Labels) -> (usize, bool) {
+        match self.index.get(labels) {
             Some(&position) => (position, false),
             None => {
                 self.series.push(Series::new(labels.clone()));
                 self.index.insert(labels.clone(), self.series.len() - 1);
                 (self.series.len() - 1, true)
             }
-        };
-        (&mut self.series[position], created)
+        }
     }
 
     /// Removes the series at `position`, keeping the index consistent with
@@ -73,6 +72,9 @@ pub struct Store {
     id: u64,
     /// Counts changes to the set of series or to their positions.
     generation: u64,
+    /// Counts removals of series, the only change that moves a series to
+    /// another position.
+    removals: u64,
     /// Counts calls that may change samples (appends and prunes), so that
     /// results computed from samples can tell whether they are current.
     sample_version: u64,
@@ -90,6 +92,7 @@ impl Store {
             group_positions: HashMap::new(),
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             generation: 0,
+            removals: 0,
             sample_version: 0,
             targets: HashMap::new(),
         }
@@ -100,6 +103,14 @@ impl Store {
     /// series was added or removed.
     pub fn series_set_key(&self) -> (u64, u64) {
         (self.id, self.generation)
+    }
+
+    /// Identifies this store and the positions of its series: the same key
+    /// means every [`SeriesRef`] taken under it still names the same series.
+    /// Unlike [`series_set_key`](Store::series_set_key), adding a series
+    /// keeps this key, because new series go after the existing ones.
+    pub fn positions_key(&self) -> (u64, u64) {
+        (self.id, self.removals)
     }
 
     /// Identifies this store and its current samples: the same key means no
@@ -146,22 +157,43 @@ impl Store {
     /// latest timestamp is ignored, as Prometheus rejects out-of-order and
     /// duplicate samples.
     pub fn append(&mut self, labels: &Labels, at_ms: i64, value: f64) {
+        let series_ref = self.resolve(labels);
+        self.append_to(series_ref, at_ms, value);
+    }
+
+    /// Returns the reference of the series with `labels`, creating an empty
+    /// series when there is none. An empty series is removed by the next
+    /// [`prune`](Store::prune), so a sample should follow at once.
+    pub fn resolve(&mut self, labels: &Labels) -> SeriesRef {
         let name = labels.metric_name().unwrap_or("");
-        let position = match self.group_positions.get(name) {
-            Some(&position) => position,
+        let group = match self.group_positions.get(name) {
+            Some(&group) => group,
             None => {
                 self.groups.push(NameGroup::default());
                 self.group_positions.insert(name.to_string(), self.groups.len() - 1);
                 self.groups.len() - 1
             }
         };
-        self.sample_version += 1;
-        let (series, created) = self.groups[position].series_mut(labels);
-        series.push(at_ms, value);
-        series.drop_before(at_ms.saturating_sub(self.retention_ms));
+        let (position, created) = self.groups[group].position_of(labels);
         if created {
             self.generation += 1;
         }
+        SeriesRef { group, position }
+    }
+
+    /// Appends one sample to the series `series_ref` names, as
+    /// [`append`](Store::append) does, without a lookup by labels. The
+    /// reference must come from [`resolve`](Store::resolve) under the
+    /// current [`positions_key`](Store::positions_key); a reference to no
+    /// series is ignored.
+    pub fn append_to(&mut self, series_ref: SeriesRef, at_ms: i64, value: f64) {
+        let cutoff = at_ms.saturating_sub(self.retention_ms);
+        let Some(series) = self.groups.get_mut(series_ref.group).and_then(|g| g.series.get_mut(series_ref.position)) else {
+            return;
+        };
+        self.sample_version += 1;
+        series.push(at_ms, value);
+        series.drop_before(cutoff);
     }
 
     /// Drops samples older than `retention_ms` before `now_ms` from every
@@ -176,6 +208,7 @@ impl Store {
                 if group.series[position].is_empty() {
                     group.remove_at(position);
                     self.generation += 1;
+                    self.removals += 1;
                 } else {
                     position += 1;
                 }
