@@ -14,10 +14,16 @@
 //! names share a family stem (`foo`, `foo_bucket`, `foo_sum`, ...). Two
 //! samples with different stems are never the same series, so the table of
 //! the current run is the only one searched, and it stays small enough for
-//! the processor's cache even when the body contains millions of series. When
-//! a run ends its entries move to a log. A group that comes back in a later
-//! run gets a table of its own, filled once from the log, which it keeps
-//! for the rest of the body.
+//! the processor's cache even when the body contains millions of series.
+//! While a run's series come in increasing order of their text, as
+//! exporters write them, no table is needed at all (see
+//! [`RunTable::Ordered`]).
+//!
+//! A group can come back in a later run, so each run is recorded when it
+//! ends. In text 0.0.4 a clean run (see [`RunLines::clean`]) is recorded
+//! as its range of lines. Any other run moves its entries to a log. A
+//! group that comes back gets a table of its own, filled once from those
+//! lines or from the log, which it keeps for the rest of the body.
 
 use hashbrown::hash_table::Entry as TableEntry;
 use hashbrown::HashTable;
