@@ -166,6 +166,17 @@ fn bench_parsers(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_with_input(
+            BenchmarkId::new("andon-visit-filtered", input.name),
+            body,
+            |b, body| {
+                b.iter(|| {
+                    let mut count = Count(0);
+                    black_box(visit(body, Format::Text, keep_ten, &mut count));
+                    black_box(count.0)
+                })
+            },
+        );
         for (row, keep) in [("andon-scrape-full", keep_all as fn(&str) -> bool), ("andon-scrape-filtered", keep_ten)] {
             let mut scrape = SteadyScrape::new(body, &target, keep);
             group.bench_with_input(BenchmarkId::new(row, input.name), body, |b, body| {

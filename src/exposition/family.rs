@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::lexer::same_bytes;
 use super::number::CanonicalFloat;
 use super::Format;
 
@@ -166,13 +167,15 @@ impl Family {
             .peekable();
         candidates.peek()?;
         let (base, rest) = sample_name.split_at_checked(self.name.len())?;
-        if base != self.name {
+        if !same_bytes(base.as_bytes(), self.name.as_bytes()) {
             return None;
         }
-        candidates.find(|s| **s == rest).map(|suffix| Resolved {
-            kind: self.kind,
-            suffix,
-        })
+        candidates
+            .find(|s| same_bytes(s.as_bytes(), rest.as_bytes()))
+            .map(|suffix| Resolved {
+                kind: self.kind,
+                suffix,
+            })
     }
 }
 

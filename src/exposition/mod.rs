@@ -20,6 +20,7 @@ mod family;
 mod labels;
 mod lexer;
 mod number;
+mod series;
 mod visit;
 
 pub use check::check_metrics;

@@ -10,6 +10,9 @@ pub(crate) fn parse_value(token: &str) -> Option<f64> {
     if let Some(v) = parse_small_integer(token) {
         return Some(v);
     }
+    if let Some(v) = parse_short_decimal(token) {
+        return Some(v);
+    }
     let bytes = token.as_bytes();
     let unsigned = match bytes.first() {
         Some(b'+' | b'-') => &token[1..],
@@ -62,6 +65,41 @@ fn parse_small_integer(token: &str) -> Option<f64> {
     Some(if negative { -(n as f64) } else { n as f64 })
 }
 
+/// Fast path for short decimals such as `0.25` and `-1234.5`: digits, a
+/// point and digits, at most 15 digits in all. The digits then form an
+/// integer below 2^53 and the divisor 10^k is at most 10^15, both exact in
+/// an f64, so the one correctly rounded division gives the correctly
+/// rounded value, the same as `str::parse` (Clinger's fast path).
+fn parse_short_decimal(token: &str) -> Option<f64> {
+    let bytes = token.as_bytes();
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.len() > 16 {
+        return None;
+    }
+    let point = digits.iter().position(|&b| b == b'.')?;
+    let (integer, fraction) = (&digits[..point], &digits[point + 1..]);
+    if integer.is_empty() || fraction.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in integer.iter().chain(fraction) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    let value = n as f64 / POWERS_OF_TEN[fraction.len()];
+    Some(if negative { -value } else { value })
+}
+
+/// 10^0 to 10^15, each exact in an f64.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// Parses a text 0.0.4 timestamp: an integer count of milliseconds since
 /// the Unix epoch, with an optional sign.
 pub(crate) fn parse_text_timestamp(token: &str) -> Option<i64> {
@@ -98,6 +136,21 @@ pub struct CanonicalFloat {
 }
 
 impl CanonicalFloat {
+    /// Returns the canonical form of the bound written as `text`, whose
+    /// value is `value`. Most bounds are already written in canonical form
+    /// (`0.005`, `2.5`, `+Inf`), which is recognized without formatting.
+    pub(crate) fn of_text(text: &str, value: f64) -> Self {
+        if is_canonical_decimal(text) || matches!(text, "+Inf" | "-Inf" | "NaN") {
+            let mut out = CanonicalFloat {
+                buf: [0; 32],
+                len: 0,
+            };
+            out.push_str(text);
+            return out;
+        }
+        CanonicalFloat::new(value)
+    }
+
     pub fn new(value: f64) -> Self {
         let mut out = CanonicalFloat {
             buf: [0; 32],
@@ -198,6 +251,45 @@ impl CanonicalFloat {
     }
 }
 
+/// Returns whether `text` is a decimal that [`CanonicalFloat::new`] writes
+/// the same way. That is an optional `-` and an integer part, which is `0`
+/// or 1 to 6 digits without a leading zero. A point and digits that do not
+/// end in `0` may follow. The value must be at least 0.0001,
+/// below which the Go format switches to exponent form, and at most 15
+/// significant digits, which read back to the same digits. `-0` is not
+/// canonical (it is written `0`).
+fn is_canonical_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    let (integer, fraction) = match digits.iter().position(|&b| b == b'.') {
+        Some(point) => (&digits[..point], Some(&digits[point + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if integer.is_empty() || integer.len() > 6 || !all_digits(integer) {
+        return false;
+    }
+    let zero_integer = integer == b"0";
+    if integer[0] == b'0' && !zero_integer {
+        return false;
+    }
+    let Some(fraction) = fraction else {
+        return !(zero_integer && text.starts_with('-'));
+    };
+    if fraction.is_empty() || !all_digits(fraction) || fraction.last() == Some(&b'0') {
+        return false;
+    }
+    let significant = if zero_integer {
+        let leading_zeros = fraction.iter().take_while(|&&b| b == b'0').count();
+        if leading_zeros > 3 {
+            return false;
+        }
+        fraction.len() - leading_zeros
+    } else {
+        integer.len() + fraction.len()
+    };
+    significant <= 15
+}
+
 impl fmt::Debug for CanonicalFloat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -265,6 +357,46 @@ mod tests {
     }
 
     #[test]
+    fn canonical_text_shortcut_matches_formatting() {
+        let cases = [
+            "0",
+            "1",
+            "-1",
+            "2.5",
+            "0.005",
+            "0.0001",
+            "0.00001",
+            "0.1",
+            "10",
+            "100000",
+            "999999",
+            "1000000",
+            "1.0",
+            "01",
+            "-0",
+            "0.25",
+            "123456.789",
+            "0.000123",
+            "1e3",
+            "+1",
+            "0.10",
+            "5e-05",
+            "3.14159265358979",
+            "3.141592653589793",
+            "-0.5",
+            "60",
+            "+Inf",
+            "-Inf",
+        ];
+        for text in cases {
+            let value = parse_value(text).unwrap();
+            let shortcut = CanonicalFloat::of_text(text, value);
+            let formatted = CanonicalFloat::new(value);
+            assert_eq!(shortcut.as_str(), formatted.as_str(), "input {text}");
+        }
+    }
+
+    #[test]
     fn value_rejects_hex_and_separators() {
         for bad in [
             "0x1", "0x1p-3", "1_2", "0b1", "0o1", "12abc", "", "+nan", "1 ", ".",
@@ -284,6 +416,47 @@ mod tests {
             parse_value("9223372036854775808"),
             Some(9_223_372_036_854_775_808_f64)
         );
+    }
+
+    #[test]
+    fn short_decimal_matches_standard_parse() {
+        let cases = [
+            "0.1",
+            "0.3",
+            "-0.0",
+            "1.5",
+            "123.456",
+            "0.000001",
+            "9007199254.740993",
+            "999999999999.999",
+            "1.000000000000001",
+            "4.35",
+            "2.675",
+            "-1234.5",
+            "0.30000000000000004",
+        ];
+        for text in cases {
+            let expected: f64 = text.parse().unwrap();
+            let parsed = parse_value(text).unwrap();
+            assert_eq!(parsed.to_bits(), expected.to_bits(), "input {text}");
+        }
+    }
+
+    #[test]
+    fn short_decimal_matches_standard_parse_on_a_grid() {
+        // Every value with up to 4 integer and 1 to 6 fraction digits from
+        // a stride through the digit space.
+        for n in (0u64..100_000_000).step_by(9_973) {
+            for fraction_digits in 1..=6 {
+                let digits = n.to_string();
+                let padded = format!("{digits:0>width$}", width = fraction_digits + 1);
+                let (integer, fraction) = padded.split_at(padded.len() - fraction_digits);
+                let text = format!("{integer}.{fraction}");
+                let expected: f64 = text.parse().unwrap();
+                let parsed = parse_value(&text).unwrap();
+                assert_eq!(parsed.to_bits(), expected.to_bits(), "input {text}");
+            }
+        }
     }
 
     #[test]

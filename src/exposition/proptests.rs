@@ -165,3 +165,114 @@ proptest! {
         }
     }
 }
+
+/// One line of a body that repeats series on purpose. Its name and labels
+/// come from small sets, so that series repeat. The line also chooses the
+/// written order of its labels, whether `\z` is written with a redundant
+/// escape, and whether a comment line comes before it.
+#[derive(Clone, Debug)]
+struct RepeatingLine {
+    name: &'static str,
+    labels: Vec<(&'static str, &'static str)>,
+    reverse_order: bool,
+    escape_unknown: bool,
+    comment_before: bool,
+}
+
+fn repeating_line() -> impl Strategy<Value = RepeatingLine> {
+    let names = prop_oneof![Just("a"), Just("a_sum"), Just("b"), Just("b_bucket")];
+    let label = prop_oneof![
+        (
+            prop_oneof![Just("x"), Just("y")],
+            prop_oneof![Just("1"), Just("2"), Just(""), Just("\\z"), Just("q\"")],
+        ),
+        (
+            Just("le"),
+            prop_oneof![Just("1"), Just("1.0"), Just("+Inf")]
+        ),
+    ];
+    (
+        names,
+        vec(label, 0..3),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, labels, reverse_order, escape_unknown, comment_before)| RepeatingLine {
+                name,
+                labels,
+                reverse_order,
+                escape_unknown,
+                comment_before,
+            },
+        )
+}
+
+/// Returns the labels of `line` as a sorted map without empty values, or
+/// `None` when a label name repeats, which makes the line invalid.
+fn identity(line: &RepeatingLine) -> Option<Vec<(String, String)>> {
+    let mut labels: Vec<(String, String)> = Vec::new();
+    for (name, value) in &line.labels {
+        if labels.iter().any(|(n, _)| n == name) {
+            return None;
+        }
+        labels.push((name.to_string(), value.to_string()));
+    }
+    labels.retain(|(_, v)| !v.is_empty());
+    // The body declares `b` a histogram, so the bounds of its buckets are
+    // read in canonical form.
+    if line.name == "b_bucket" {
+        for (name, value) in &mut labels {
+            if name == "le" && value == "1.0" {
+                *value = "1".to_string();
+            }
+        }
+    }
+    labels.sort();
+    Some(labels)
+}
+
+fn write_repeating(lines: &[RepeatingLine]) -> String {
+    let mut body = String::from("# TYPE b histogram\n");
+    for line in lines {
+        if line.comment_before {
+            body.push_str("# a comment\n");
+        }
+        let mut labels: Vec<String> = line
+            .labels
+            .iter()
+            .map(|(k, v)| {
+                // `\z` is not an escape, so `\z` and `\\z` are the same value.
+                let value = match (line.escape_unknown, *v) {
+                    (true, "\\z") => "\\z".to_string(),
+                    _ => escape(v),
+                };
+                format!("{k}=\"{value}\"")
+            })
+            .collect();
+        if line.reverse_order {
+            labels.reverse();
+        }
+        body.push_str(&format!("{}{{{}}} 1\n", line.name, labels.join(",")));
+    }
+    body
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn duplicates_match_distinct_series(lines in vec(repeating_line(), 0..40)) {
+        let body = write_repeating(&lines);
+        let report = parse(body.as_bytes(), Format::Text, &all);
+        let valid: Vec<_> = lines
+            .iter()
+            .filter_map(|l| identity(l).map(|labels| (l.name, labels)))
+            .collect();
+        let distinct: std::collections::HashSet<_> = valid.iter().cloned().collect();
+        prop_assert_eq!(report.errors.len(), lines.len() - valid.len());
+        prop_assert_eq!(report.samples.len(), distinct.len());
+        prop_assert_eq!(report.duplicates, valid.len() - distinct.len());
+    }
+}

@@ -261,6 +261,104 @@ fn repeated_series_with_reordered_labels_is_duplicate() {
 }
 
 #[test]
+fn repeated_series_written_differently_is_duplicate() {
+    // Each line repeats the first series: blanks, a trailing comma, an
+    // empty label, an escape written two ways, and an empty label set.
+    let cases = [
+        ("a{x=\"1\",y=\"2\"} 1\n", "a { x = \"1\" , y=\"2\", } 2\n"),
+        ("a{x=\"1\"} 1\n", "a{e=\"\",x=\"1\"} 2\n"),
+        ("a{x=\"\\\\z\"} 1\n", "a{x=\"\\z\"} 2\n"),
+        ("a{x=\"q\\\"\"} 1\n", "a{x=\"q\\\"\"} 2\n"),
+        ("a 1\n", "a{} 2\n"),
+        ("a{} 1\n", "a{e=\"\"} 2\n"),
+    ];
+    for (first, second) in cases {
+        let report = text(&format!("{first}{second}"));
+        assert_eq!(report.errors, vec![], "{first}{second}");
+        assert_eq!(report.duplicates, 1, "{first}{second}");
+    }
+}
+
+#[test]
+fn bucket_bound_written_two_ways_is_duplicate() {
+    let body = "# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\nh_bucket{le=\"1\"} 2\n";
+    let report = text(body);
+    assert_eq!(report.samples.len(), 1);
+    assert_eq!(report.duplicates, 1);
+}
+
+#[test]
+fn series_differing_in_one_byte_are_distinct() {
+    let report =
+        text("a{x=\"1\"} 1\na{x=\"2\"} 2\na{x=\"1\",y=\"\\\\\"} 3\na{x=\"1\",y=\"\\\"\"} 4\n");
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.duplicates, 0);
+    assert_eq!(report.samples.len(), 4);
+}
+
+#[test]
+fn repeat_after_other_families_is_duplicate() {
+    let body = "a{x=\"1\"} 1\na_sum 2\nb 3\na{x=\"2\"} 4\nc 5\na{x=\"1\"} 6\na_sum 7\nb 8\n";
+    let report = text(body);
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 5);
+    assert_eq!(report.duplicates, 3);
+}
+
+#[test]
+fn repeat_across_runs_is_duplicate() {
+    // The first run of `a` is clean (read again from the body when `a`
+    // comes back), or not clean for one of several reasons (its entries
+    // are kept in a log instead). Each body repeats `a{x="1"}` once.
+    let bodies = [
+        "a{x=\"1\"} 1\n  a{x=\"2\"} 1\r\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\",a=\"0\"} 1\nb 1\na{a=\"0\",x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\n# comment\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\n\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na{x=\"1\",x=\"1\"} 1\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"\\\\\"} 1\na{x=\"1\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na_created 5\na{x=\"2\"} 1\nb 1\na{x=\"1\"} 2\n",
+        "a{x=\"1\"} 1\na{x=\"1\"} 1\nb 1\na{x=\"1\"} 2\na{x=\"3\"} 1\nc 1\na{x=\"3\"} 2\n",
+    ];
+    for body in bodies {
+        let report = text(body);
+        let expected_errors = usize::from(body.contains("x=\"1\",x="));
+        assert_eq!(report.errors.len(), expected_errors, "{body:?}");
+        let expected = if body.matches("a{x=\"1\"}").count() == 3 {
+            2
+        } else {
+            1
+        };
+        let expected = expected + usize::from(body.contains("x=\"3\"} 2"));
+        assert_eq!(report.duplicates, expected, "{body:?}");
+    }
+}
+
+#[test]
+fn filtered_line_inside_run_keeps_repeat_detection() {
+    let keep = |name: &str| name != "a_sum";
+    let body = b"a{x=\"1\"} 1\na_sum 1\na{x=\"2\"} 1\nb 1\na{x=\"2\"} 2\n";
+    let report = parse(body, Format::Text, &keep);
+    assert_eq!(report.filtered, 1);
+    assert_eq!(report.duplicates, 1);
+}
+
+#[test]
+fn repeat_after_large_family_is_duplicate() {
+    // A family large enough that its table is dropped, not cleared, when
+    // the small families after it start.
+    let mut body = String::new();
+    for i in 0..20_000 {
+        body.push_str(&format!("big{{i=\"{i}\"}} 1\n"));
+    }
+    body.push_str("s1 1\ns2 1\nbig{i=\"7\"} 2\ns1 3\nbig{i=\"20000\"} 4\n");
+    let report = text(&body);
+    assert_eq!(report.errors, vec![]);
+    assert_eq!(report.samples.len(), 20_003);
+    assert_eq!(report.duplicates, 2);
+}
+
+#[test]
 fn repeated_label_name_rejects_only_that_sample() {
     let report = text("a{x=\"1\",x=\"2\"} 1\nb 2\n");
     assert_eq!(report.samples.len(), 1);
