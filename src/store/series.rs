@@ -8,8 +8,10 @@ use crate::labels::Labels;
 use super::is_stale_marker;
 
 /// Samples dropped from the front are compacted away once they are at least
-/// this many and at least half of the buffer, so appends stay amortized O(1).
-const COMPACT_MIN: usize = 256;
+/// this many and at least half of the buffer, so appends stay amortized O(1)
+/// and a buffer holds at most about twice its live samples: a series with
+/// 20 live samples keeps a buffer of about 40, not of 512.
+const COMPACT_MIN: usize = 16;
 
 /// One series: its labels and its samples `(t_ms, value)` in strictly
 /// increasing time order.
@@ -315,6 +317,9 @@ fn count_expired(live: &[(i64, f64)], cutoff_ms: i64) -> usize {
 }
 
 fn drop_times_before(times: &mut Vec<i64>, cutoff_ms: i64) {
+    if times.first().is_none_or(|&t| t > cutoff_ms) {
+        return;
+    }
     let expired = times.partition_point(|&t| t <= cutoff_ms);
     times.drain(..expired);
 }
