@@ -5,7 +5,7 @@
 //! keys each series by its text in the body (metric name and label set, as
 //! written) and remembers its labels, with the target's labels attached, and
 //! its position in the store. A sample whose text is known costs one hash
-//! of that text and one append; only a series seen for the first time has
+//! of that text and one append. Only a series seen for the first time has
 //! its labels built and looked up in the store.
 //!
 //! The cache also tells which series a scrape lacks: a series that the
@@ -40,6 +40,9 @@ pub struct SeriesCache {
     free: Vec<u32>,
     /// The format the texts were read in: the same text can mean other
     /// labels in another format, so a change of format forgets them.
+    /// NOTE: a family whose `# TYPE` changes between scrapes keeps the
+    /// labels of its first reading, for example an `le` bound written as
+    /// `1.0` stays as read under the old type until the series goes stale.
     format: Option<Format>,
     /// Numbers scrapes; 0 means "never", so the first scrape is 1.
     scrape: u64,
