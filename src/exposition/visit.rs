@@ -100,6 +100,7 @@ where
         last_rejected: &[],
         last_accepted: &[],
         recent_name: &[],
+        line_is_ascii: false,
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
@@ -144,6 +145,9 @@ struct Reader<'a, K> {
     /// first sample after `# TYPE`), and comparing with it is cheaper than
     /// scanning the name.
     recent_name: &'a [u8],
+    /// Set by the line loop when every byte of the line being read is
+    /// ASCII, which spares the line its UTF-8 check.
+    line_is_ascii: bool,
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
@@ -153,10 +157,17 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
         let mut start = 0;
         let mut line_number = 0;
         let mut eof_line = None;
+        // Every byte before this offset is ASCII, so a line that ends
+        // there is valid UTF-8 without a check of its own.
+        let mut ascii_until = 0;
         while start < body.len() {
             line_number += 1;
             prefetch_ahead(body, start);
             let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+            if ascii_until < end {
+                ascii_until = extend_ascii_run(body, ascii_until.max(start), end);
+            }
+            self.line_is_ascii = end <= ascii_until;
             let line = &body[start..end];
             start = end + 1;
             if let Some(eof) = eof_line {
@@ -244,7 +255,14 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
                 None => return false,
             }
         }
-        let text = match line_to_str(line) {
+        let checked = if self.line_is_ascii {
+            // SAFETY: `read_body` found every byte of the line to be
+            // ASCII, and every ASCII byte sequence is valid UTF-8.
+            Ok(unsafe { std::str::from_utf8_unchecked(line) })
+        } else {
+            line_to_str(line)
+        };
+        let text = match checked {
             Ok(text) => text,
             Err(e) => {
                 self.error(
@@ -556,6 +574,38 @@ fn prefetch_ahead(body: &[u8], offset: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (body, offset);
+}
+
+/// How far past the end of the line being read the ASCII scan goes, in
+/// bytes. The scan then runs once per few dozen lines, and the bytes it
+/// reads are still in cache when their lines are parsed.
+const ASCII_SCAN_AHEAD: usize = 4096;
+
+/// Scans `body` from `from`, which is at most `line_end`, and returns the
+/// offset of its first byte that is not ASCII, stopping at
+/// `ASCII_SCAN_AHEAD` bytes past `line_end` or at the end of the body.
+fn extend_ascii_run(body: &[u8], from: usize, line_end: usize) -> usize {
+    let limit = body.len().min(line_end.saturating_add(ASCII_SCAN_AHEAD));
+    from + non_ascii_offset(&body[from..limit])
+}
+
+/// Returns the offset of the first byte of `bytes` that is not ASCII, or
+/// `bytes.len()` when all are. The 64-byte blocks compile to a few vector
+/// ORs each, which costs a fraction of a check per line.
+fn non_ascii_offset(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let mut offset = 0;
+    for block in bytes.chunks_exact(BLOCK) {
+        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+            break;
+        };
+        if block.iter().fold(0u8, |acc, &b| acc | b) >= 0x80 {
+            break;
+        }
+        offset += BLOCK;
+    }
+    let rest = &bytes[offset..];
+    offset + rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len())
 }
 
 /// Converts a line to `&str`, checking the common all-ASCII case first
