@@ -100,11 +100,13 @@ where
         last_rejected: &[],
         last_accepted: &[],
         recent_name: &[],
-        line_is_ascii: false,
+        body,
+        line_span: (0, 0),
+        ascii_until: 0,
         family_errors: Vec::new(),
         summary: VisitSummary::default(),
     };
-    reader.read_body(body, visitor);
+    reader.read_body(visitor);
     reader.summary
 }
 
@@ -145,29 +147,30 @@ struct Reader<'a, K> {
     /// first sample after `# TYPE`), and comparing with it is cheaper than
     /// scanning the name.
     recent_name: &'a [u8],
-    /// Set by the line loop when every byte of the line being read is
-    /// ASCII, which spares the line its UTF-8 check.
-    line_is_ascii: bool,
+    body: &'a [u8],
+    /// Offsets in the body of the first byte and of the line end of the
+    /// line being read.
+    line_span: (usize, usize),
+    /// Every byte of the body before this offset is ASCII, so a line that
+    /// ends there is valid UTF-8 without a check of its own. Advanced only
+    /// for lines that are read past `keep`, so that a filtered parse does
+    /// not scan the lines it skips.
+    ascii_until: usize,
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
 }
 
 impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
-    fn read_body<V: Visitor<'a> + ?Sized>(&mut self, body: &'a [u8], visitor: &mut V) {
+    fn read_body<V: Visitor<'a> + ?Sized>(&mut self, visitor: &mut V) {
+        let body = self.body;
         let mut start = 0;
         let mut line_number = 0;
         let mut eof_line = None;
-        // Every byte before this offset is ASCII, so a line that ends
-        // there is valid UTF-8 without a check of its own.
-        let mut ascii_until = 0;
         while start < body.len() {
             line_number += 1;
             prefetch_ahead(body, start);
             let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
-            if ascii_until < end {
-                ascii_until = extend_ascii_run(body, ascii_until.max(start), end);
-            }
-            self.line_is_ascii = end <= ascii_until;
+            self.line_span = (start, end);
             let line = &body[start..end];
             start = end + 1;
             if let Some(eof) = eof_line {
@@ -255,9 +258,10 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
                 None => return false,
             }
         }
-        let checked = if self.line_is_ascii {
-            // SAFETY: `read_body` found every byte of the line to be
-            // ASCII, and every ASCII byte sequence is valid UTF-8.
+        let checked = if self.line_in_ascii_run() {
+            // SAFETY: the line is part of `body[start..end]` for the line
+            // span, whose bytes `line_in_ascii_run` found to be ASCII, and
+            // every ASCII byte sequence is valid UTF-8.
             Ok(unsafe { std::str::from_utf8_unchecked(line) })
         } else {
             line_to_str(line)
@@ -286,6 +290,31 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
                 false
             }
         }
+    }
+
+    /// Returns whether every byte of the line being read is ASCII, scanning
+    /// the body as far as needed. After a line that was scanned too, the
+    /// scan reads `ASCII_SCAN_AHEAD` bytes ahead, so that it runs once for
+    /// many lines. After a line that `keep` skipped, it reads only the
+    /// line, because the lines that follow may be skipped as well.
+    fn line_in_ascii_run(&mut self) -> bool {
+        let (start, end) = self.line_span;
+        if self.ascii_until >= end {
+            return true;
+        }
+        self.ascii_until = if self.ascii_until >= start {
+            extend_ascii_run(self.body, self.ascii_until, end)
+        } else {
+            let run_end = start + non_ascii_offset(&self.body[start..end]);
+            // The newline after a clean line is ASCII too, so the run
+            // reaches the start of the next line, which then scans ahead.
+            if run_end == end {
+                end + 1
+            } else {
+                run_end
+            }
+        };
+        end <= self.ascii_until
     }
 
     /// Asks `keep` about the line's metric name. Returns `None` when the
@@ -601,7 +630,10 @@ fn non_ascii_offset(bytes: &[u8]) -> usize {
         let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
             break;
         };
-        if block.iter().fold(0u8, |acc, &b| acc | b) >= 0x80 {
+        let high_bits = block
+            .chunks_exact(8)
+            .fold(0u64, |acc, w| acc | u64::from_ne_bytes(lexer::word(w)));
+        if high_bits & 0x8080_8080_8080_8080 != 0 {
             break;
         }
         offset += BLOCK;
@@ -927,6 +959,18 @@ mod tests {
         }
         let errors = text_errors(&body);
         assert_eq!(errors.len(), 600);
+    }
+
+    #[test]
+    fn invalid_utf8_in_kept_lines_between_skipped_ones() {
+        let body = b"skip{x=\"\xff\"} 1\nkeep 1\nskip 2\nkeep{x=\"\xff\"} 2\nkeep{y=\"1\"} 3\n";
+        let summary = visit(body, Format::Text, |name: &str| name == "keep", &mut Ignore);
+        let errors: Vec<_> = summary
+            .errors
+            .into_iter()
+            .map(|e| (e.line, e.column, e.message))
+            .collect();
+        assert_eq!(errors, invalid_utf8_at(4, 9));
     }
 
     #[test]
