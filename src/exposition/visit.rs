@@ -151,10 +151,11 @@ struct Reader<'a, K> {
     /// Offsets in the body of the first byte and of the line end of the
     /// line being read.
     line_span: (usize, usize),
-    /// Every byte of the body before this offset is ASCII, so a line that
-    /// ends there is valid UTF-8 without a check of its own. Advanced only
-    /// for lines that are read past `keep`, so that a filtered parse does
-    /// not scan the lines it skips.
+    /// End of the current ASCII run. Every byte from the start of the line
+    /// where the run began up to this offset is ASCII, so a later line
+    /// that ends there is valid UTF-8 without a check of its own. Advanced
+    /// only for lines that are read past `keep`, so that a filtered parse
+    /// does not scan the lines it skips.
     ascii_until: usize,
     family_errors: Vec<FamilyError>,
     summary: VisitSummary,
