@@ -276,3 +276,83 @@ proptest! {
         prop_assert_eq!(report.duplicates, valid.len() - distinct.len());
     }
 }
+
+struct IgnoreSamples;
+
+impl<'a> Visitor<'a> for IgnoreSamples {
+    fn sample(&mut self, _sample: &SampleRef<'a, '_>) {}
+}
+
+/// Returns the (line, column) of each "invalid UTF-8" error that a
+/// separate check of each line gives. Lines are read as the text loop
+/// reads them, after CR and indent trimming, and sample lines whose metric
+/// name `keep` rejects are skipped.
+fn utf8_errors_line_by_line(body: &[u8], keep: fn(&str) -> bool) -> Vec<(usize, usize)> {
+    let mut errors = Vec::new();
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let skipped = line
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        let line = &line[skipped..];
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] != b'#' {
+            let name_len = super::lexer::metric_name_len(line);
+            let name = std::str::from_utf8(&line[..name_len]).unwrap_or("");
+            if name_len > 0 && !keep(name) {
+                continue;
+            }
+        }
+        if let Err(e) = std::str::from_utf8(line) {
+            errors.push((index + 1, skipped + e.valid_up_to() + 1));
+        }
+    }
+    errors
+}
+
+fn utf8_errors_of_visit(body: &[u8], keep: fn(&str) -> bool) -> Vec<(usize, usize)> {
+    let summary = visit(body, Format::Text, keep, &mut IgnoreSamples);
+    summary
+        .errors
+        .iter()
+        .filter(|e| e.message == "invalid UTF-8")
+        .map(|e| (e.line, e.column))
+        .collect()
+}
+
+fn keep_a(name: &str) -> bool {
+    name.starts_with('a')
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The padding of 4-byte lines moves the random part across the 4 KiB
+    /// that the ASCII scan reads ahead.
+    #[test]
+    fn utf8_errors_match_line_by_line_check(
+        padding in 0usize..1200,
+        tail in exposition_like(),
+    ) {
+        let mut body = b"a 1\n".repeat(padding);
+        body.extend_from_slice(&tail);
+        prop_assert_eq!(utf8_errors_of_visit(&body, all), utf8_errors_line_by_line(&body, all));
+    }
+
+    #[test]
+    fn filtered_utf8_errors_match_line_by_line_check(
+        padding in 0usize..1200,
+        tail in exposition_like(),
+    ) {
+        let mut body = b"b 1\n".repeat(padding);
+        body.extend_from_slice(&tail);
+        prop_assert_eq!(
+            utf8_errors_of_visit(&body, keep_a),
+            utf8_errors_line_by_line(&body, keep_a)
+        );
+    }
+}
