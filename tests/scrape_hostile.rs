@@ -107,8 +107,8 @@ async fn scrape(target: &Target) -> (ScrapeOutcome, Store) {
     (outcome, store)
 }
 
-/// The latest value of every series in `store`, in the order of their
-/// labels.
+/// Returns the oldest value of every series in `store`, in the order of
+/// their labels.
 fn values(store: &Store) -> Vec<f64> {
     let mut series: Vec<_> = store.series_named(None).map(|(_, s)| (s.labels().clone(), s.samples()[0].1)).collect();
     series.sort_by(|a, b| a.0.cmp(&b.0));

@@ -338,8 +338,8 @@ impl<'a, K: FnMut(&str) -> bool> Reader<'a, K> {
             return Some(0);
         }
         let name_bytes = &line[..name_len];
-        // The name is ASCII, so this conversion cannot fail; an invalid
-        // name is left for the full parse to report.
+        // The name scanner accepts only ASCII bytes, so this conversion
+        // cannot fail. An invalid name is left for the full parse to report.
         let Ok(name) = line_to_str(name_bytes) else {
             return Some(name_len);
         };

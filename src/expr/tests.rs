@@ -2,6 +2,8 @@
 //! hand from Prometheus 3's algorithms; comments show the arithmetic.
 
 use super::*;
+use crate::exposition::Format;
+use crate::scrape::SeriesCache;
 use crate::store::STALE_MARKER;
 
 const S: i64 = 1_000;
@@ -17,6 +19,12 @@ fn load(store: &mut Store, labels: &Labels, samples: &[(i64, f64)]) {
     for &(seconds, value) in samples {
         store.append(labels, seconds * S, value);
     }
+}
+
+/// Stores one scrape of a text-format `body` at `seconds`, as the daemon
+/// does for a target without labels of its own.
+fn scrape(store: &mut Store, cache: &mut SeriesCache, body: &str, seconds: i64) {
+    cache.ingest(body.as_bytes(), Format::Text, &Labels::new(), &|_: &str| true, store, seconds * S);
 }
 
 fn store() -> Store {
@@ -256,9 +264,9 @@ fn stale_marker_is_skipped_in_ranges() {
 #[test]
 fn scrape_absence_is_stale_at_once() {
     let mut store = store();
-    let (a, b) = (labels("up", &[("i", "a")]), labels("up", &[("i", "b")]));
-    store.ingest_scrape("t", 10 * S, vec![(a.clone(), 1.0, None), (b.clone(), 1.0, None)]);
-    store.ingest_scrape("t", 20 * S, vec![(a.clone(), 1.0, None)]);
+    let mut cache = SeriesCache::new();
+    scrape(&mut store, &mut cache, "up{i=\"a\"} 1\nup{i=\"b\"} 1\n", 10);
+    scrape(&mut store, &mut cache, "up{i=\"a\"} 1\n", 20);
     assert_eq!(eval_at(&store, "up", 20).len(), 1);
 }
 
@@ -720,10 +728,10 @@ fn expr_and_store_are_shareable_across_threads() {
 #[test]
 fn series_returns_after_stale_marker() {
     let mut store = store();
-    let (a, b) = (labels("up", &[("i", "a")]), labels("up", &[("i", "b")]));
-    store.ingest_scrape("t", 10 * S, vec![(a.clone(), 1.0, None), (b.clone(), 1.0, None)]);
-    store.ingest_scrape("t", 20 * S, vec![(a.clone(), 1.0, None)]);
-    store.ingest_scrape("t", 30 * S, vec![(a.clone(), 1.0, None), (b.clone(), 0.0, None)]);
+    let mut cache = SeriesCache::new();
+    scrape(&mut store, &mut cache, "up{i=\"a\"} 1\nup{i=\"b\"} 1\n", 10);
+    scrape(&mut store, &mut cache, "up{i=\"a\"} 1\n", 20);
+    scrape(&mut store, &mut cache, "up{i=\"a\"} 1\nup{i=\"b\"} 0\n", 30);
     assert_eq!(eval_at(&store, "up", 30).len(), 2);
     assert_eq!(eval_at(&store, r#"count_over_time(up{i="b"}[1m])"#, 30), vec![(Labels::from_pairs([("i", "b")]), 2.0)]);
 }

@@ -8,9 +8,9 @@
 //! of that text and one append. Only a series seen for the first time has
 //! its labels built and looked up in the store.
 //!
-//! The cache also tells which series a scrape lacks: a series that the
+//! The cache also finds the series a scrape lacks. A series that the
 //! previous scrape contained and this one does not gets a stale marker, as
-//! Prometheus does, and is forgotten.
+//! in Prometheus, and is dropped from the cache.
 
 use std::collections::HashMap;
 
@@ -39,7 +39,7 @@ pub struct SeriesCache {
     /// Slots that hold no series, for reuse.
     free: Vec<u32>,
     /// The format the texts were read in: the same text can mean other
-    /// labels in another format, so a change of format forgets them.
+    /// labels in another format, so a change of format clears them.
     /// NOTE: a family whose `# TYPE` changes between scrapes keeps the
     /// labels of its first reading, for example an `le` bound written as
     /// `1.0` stays as read under the old type until the series goes stale.
@@ -60,7 +60,7 @@ struct Slot {
     last_seen: u64,
 }
 
-/// What one body added to the store.
+/// The result of storing one body.
 #[derive(Debug, Default)]
 pub struct Ingested {
     /// Errors and counts of the pass over the body.
@@ -75,7 +75,7 @@ impl SeriesCache {
         SeriesCache::default()
     }
 
-    /// The number of series the latest scrape contained.
+    /// Returns the number of series the latest scrape contained.
     pub fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
@@ -85,7 +85,7 @@ impl SeriesCache {
         self.len() == 0
     }
 
-    /// The metric names of the series the latest scrape contained.
+    /// Returns the metric names of the series the latest scrape contained.
     pub fn metric_names(&self) -> impl Iterator<Item = &str> {
         self.live_slots().filter_map(|slot| slot.labels.metric_name())
     }
@@ -144,7 +144,7 @@ impl SeriesCache {
         self.scrape += 1;
     }
 
-    /// Marks the series this scrape lacked as stale and forgets them.
+    /// Marks the series this scrape lacked as stale and drops them.
     fn end(&mut self, store: &mut Store, at_ms: i64) {
         let scrape = self.scrape;
         let mut forgot = false;
@@ -280,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn series_missing_from_a_scrape_gets_a_stale_marker() {
+    fn missing_series_gets_stale_marker() {
         let (mut cache, mut store) = (SeriesCache::new(), Store::new(60 * S));
         ingest(&mut cache, &mut store, "a 1\nb 2\n", 10 * S);
         ingest(&mut cache, &mut store, "a 1\n", 20 * S);
@@ -315,6 +315,15 @@ mod tests {
     }
 
     #[test]
+    fn other_target_series_stay_live() {
+        let (mut first, mut second, mut store) = (SeriesCache::new(), SeriesCache::new(), Store::new(60 * S));
+        ingest(&mut first, &mut store, "a 1\n", 10 * S);
+        ingest(&mut second, &mut store, "b 1\n", 10 * S);
+        ingest(&mut second, &mut store, "b 2\n", 20 * S);
+        assert_eq!(samples(&store, &series("a", &[])), vec![(10 * S, 1.0)]);
+    }
+
+    #[test]
     fn failed_scrape_makes_every_series_stale() {
         let (mut cache, mut store) = (SeriesCache::new(), Store::new(60 * S));
         ingest(&mut cache, &mut store, "a 1\n", 10 * S);
@@ -324,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn same_series_in_another_label_order_is_one_series() {
+    fn reordered_labels_are_one_series() {
         let (mut cache, mut store) = (SeriesCache::new(), Store::new(60 * S));
         ingest(&mut cache, &mut store, "a{x=\"1\",y=\"2\"} 1\n", 10 * S);
         ingest(&mut cache, &mut store, "a{y=\"2\",x=\"1\"} 2\n", 20 * S);

@@ -1,14 +1,14 @@
 //! The sample store: one buffer of recent samples per series that some rule
 //! reads, indexed by metric name.
 //!
-//! Staleness follows Prometheus: a series that a target's previous scrape
-//! contained and the current scrape lacks gets a stale marker at the current
-//! scrape time, so it disappears from instant selectors at once instead of
-//! after the 5-minute lookback.
+//! Staleness follows Prometheus: the scraper appends a stale marker to a
+//! series that a target's previous scrape contained and the current scrape
+//! lacks, so it disappears from instant selectors at once instead of after
+//! the 5-minute lookback.
 
 mod series;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::labels::Labels;
@@ -78,9 +78,6 @@ pub struct Store {
     /// Counts calls that may change samples (appends and prunes), so that
     /// results computed from samples can tell whether they are current.
     sample_version: u64,
-    /// The label sets of each target's latest scrape, to mark the series
-    /// that the next scrape lacks as stale.
-    targets: HashMap<String, HashSet<Labels>>,
 }
 
 impl Store {
@@ -94,7 +91,6 @@ impl Store {
             generation: 0,
             removals: 0,
             sample_version: 0,
-            targets: HashMap::new(),
         }
     }
 
@@ -128,27 +124,6 @@ impl Store {
     /// The history each series keeps, in milliseconds.
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
-    }
-
-    /// Stores one scrape of `target`: appends every sample at `at_ms` (or
-    /// the sample's own timestamp) and marks the target's series that this
-    /// scrape no longer contains as stale from `at_ms` on.
-    pub fn ingest_scrape(&mut self, target: &str, at_ms: i64, samples: Vec<(Labels, f64, Option<i64>)>) {
-        let mut seen = HashSet::with_capacity(samples.len());
-        for (labels, value, timestamp) in samples {
-            self.append(&labels, timestamp.unwrap_or(at_ms), value);
-            seen.insert(labels);
-        }
-
-        let previous = self.targets.insert(target.to_string(), seen);
-        if let Some(previous) = previous {
-            let current = &self.targets[target];
-            let gone: Vec<Labels> = previous.into_iter().filter(|l| !current.contains(l)).collect();
-            for labels in gone {
-                self.append(&labels, at_ms, STALE_MARKER);
-            }
-        }
-        self.prune(at_ms);
     }
 
     /// Appends one sample to a series that belongs to no target (such as

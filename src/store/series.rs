@@ -9,7 +9,7 @@ use super::is_stale_marker;
 
 /// Samples dropped from the front are compacted away once they are at least
 /// this many and at least half of the buffer, so appends stay amortized O(1)
-/// and a buffer holds at most about twice its live samples: a series with
+/// and a buffer keeps at most about twice its live samples: a series with
 /// 20 live samples keeps a buffer of about 40, not of 512.
 const COMPACT_MIN: usize = 16;
 

@@ -68,36 +68,6 @@ fn series_without_samples_is_removed() {
 }
 
 #[test]
-fn scrape_marks_missing_series_stale() {
-    let mut store = Store::new(60_000);
-    let (a, b) = (labels("m", "a"), labels("m", "b"));
-    store.ingest_scrape("t", 1_000, vec![(a.clone(), 1.0, None), (b.clone(), 2.0, None)]);
-    store.ingest_scrape("t", 2_000, vec![(a.clone(), 1.5, None)]);
-    let b_samples = samples_of(&store, &b);
-    assert_eq!(b_samples.len(), 2);
-    assert!(is_stale_marker(b_samples[1].1));
-    assert_eq!(b_samples[1].0, 2_000);
-}
-
-#[test]
-fn scrape_does_not_mark_other_targets() {
-    let mut store = Store::new(60_000);
-    let (a, b) = (labels("m", "a"), labels("m", "b"));
-    store.ingest_scrape("t1", 1_000, vec![(a.clone(), 1.0, None)]);
-    store.ingest_scrape("t2", 1_000, vec![(b.clone(), 1.0, None)]);
-    store.ingest_scrape("t2", 2_000, vec![(b.clone(), 2.0, None)]);
-    assert_eq!(samples_of(&store, &a), vec![(1_000, 1.0)]);
-}
-
-#[test]
-fn scrape_uses_sample_timestamp() {
-    let mut store = Store::new(60_000);
-    let a = labels("m", "a");
-    store.ingest_scrape("t", 5_000, vec![(a.clone(), 1.0, Some(4_500))]);
-    assert_eq!(samples_of(&store, &a), vec![(4_500, 1.0)]);
-}
-
-#[test]
 fn stale_marker_is_not_a_nan() {
     assert!(!is_stale_marker(f64::NAN));
     assert!(is_stale_marker(STALE_MARKER));
